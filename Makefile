@@ -1,0 +1,43 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONWARNINGS ?= ignore::UserWarning:google.protobuf.runtime_version
+
+.PHONY: run test install install-test lint typecheck bench clean
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "whynet needs Python 3.11 or newer; set PYTHON=python3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install -e . 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -c 'import whynet, optuna, mlflow, keras' || (echo "install failed"; exit 1)
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(PIP) install -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -c 'import pytest, ruff, mypy, hypothesis' || (echo "test install failed"; exit 1)
+	@touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+## make run: install, then run the quick-start search on the built-in digits data.
+run: install
+	$(VENV)/bin/whynet run examples/quickstart.yaml
+
+lint: install-test
+	$(VENV)/bin/ruff check whynet tests benchmarks
+
+typecheck: install-test
+	$(VENV)/bin/mypy
+
+## make test: install the test extras, lint, type-check and run the test suite.
+test: lint typecheck
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf whynet.journal whynet.journal.lock mlflow.db mlruns mlartifacts whynet-runs

@@ -1,0 +1,35 @@
+"""whynet: which network works on your data, why, and whether it beats a simpler model.
+
+The top level holds the workflow nouns only::
+
+    import whynet
+    result = whynet.search("examples/quickstart.yaml", trials=10)
+    result.best_params, result.test_metrics, result.trials
+
+Importing whynet does not import TensorFlow, Keras or MLflow.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from typing import TYPE_CHECKING, Any
+
+from whynet.config import RunConfig, load_config
+from whynet.exceptions import WhynetError
+
+if TYPE_CHECKING:
+    from whynet.search import SearchResult
+    from whynet.search._api import search
+
+__all__ = ["RunConfig", "SearchResult", "WhynetError", "__version__", "load_config", "search"]
+
+def __getattr__(name: str) -> Any:
+    # `whynet.search` is both the subpackage and the function people call:
+    # the subpackage is a callable module (see whynet/search/__init__.py),
+    # imported on first use so that `import whynet` stays light.
+    if name in ("search", "SearchResult"):
+        import whynet.search as package
+
+        return package if name == "search" else package.SearchResult
+    raise AttributeError(f"module 'whynet' has no attribute {name!r}")

@@ -1,0 +1,152 @@
+"""Assembly: from raw features and target to a split, preprocessed Dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from whynet.data._dataset import Dataset, DatasetSpec, Split
+from whynet.data._fingerprint import RawPart, fingerprint
+from whynet.data._preprocess import BasePreprocessor, Features
+from whynet.data._split import (
+    check_classes,
+    check_total,
+    min_rows_per_class,
+    split_indices,
+    stratified_subsample,
+    subsample_rows,
+)
+from whynet.data._target import MAX_AUTO_CLASSES, encode_target
+from whynet.exceptions import DataError
+
+
+@dataclass(frozen=True)
+class RawData:
+    """What a source hands to :func:`assemble`.
+
+    Attributes:
+        name: The data set's readable name, also used in messages.
+        x: Raw features, one row per sample (array or frame).
+        y: Raw target, one value per row.
+        preprocessor: Checks and transforms ``x``.
+        raw_parts: What the fingerprint digests (the raw data).
+        target_what: How messages name the target.
+        classes: Names of the classes when ``y`` already holds indices ``0..k-1``.
+        fixed_size: The source made exactly the rows asked for (synthetic
+            sets), so ``n_samples`` is not applied again.
+    """
+
+    name: str
+    x: Features
+    y: pd.Series
+    preprocessor: BasePreprocessor
+    raw_parts: Sequence[RawPart]
+    target_what: str = "the target"
+    classes: tuple[str, ...] | None = None
+    fixed_size: bool = False
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    """How rows are sampled and split; part of the fingerprint."""
+
+    task: str
+    val_fraction: float
+    test_fraction: float
+    seed: int
+    n_samples: int | None
+
+
+def _take(x: Features, index: np.ndarray) -> Features:
+    if isinstance(x, pd.DataFrame):
+        return x.iloc[index]
+    return x[index]
+
+
+def assemble(raw: RawData, settings: SplitSettings) -> Dataset:
+    """Encode the target, sample and split the rows, and preprocess the features.
+
+    Raises:
+        DataError: If the data cannot be used (see the messages).
+    """
+    n = len(raw.y)
+    if n == 0:
+        raise DataError(
+            f"{raw.name} is empty: it has no rows. Give a data set with rows to train on."
+        )
+    if len(raw.x) != n:
+        raise DataError(
+            f"the features and the target of {raw.name} have different lengths: "
+            f"{len(raw.x)} rows of features, {n} target values. Give one target per row."
+        )
+    raw.preprocessor.validate(raw.x)
+    target = encode_target(raw.y, task=settings.task, what=raw.target_what, classes=raw.classes)
+    digest = fingerprint(
+        raw.raw_parts,
+        {
+            "task": target.task,
+            "seed": int(settings.seed),
+            "val_fraction": float(settings.val_fraction),
+            "test_fraction": float(settings.test_fraction),
+            "n_samples": None if settings.n_samples is None else int(settings.n_samples),
+        },
+    )
+    vf, tf = settings.val_fraction, settings.test_fraction
+    keep = settings.n_samples
+    if keep is not None and (keep >= n or raw.fixed_size):
+        keep = None
+    labels: np.ndarray | None = None
+    rows = np.arange(n)
+    if target.task == "classification":
+        names = target.class_names or ()
+        hint = ""
+        if len(names) > MAX_AUTO_CLASSES and settings.task == "classification":
+            hint = (
+                f" (the target has {len(names)} distinct values: if it is a quantity, "
+                "set `task: regression`)"
+            )
+        check_classes(
+            target.y, names, name=raw.name, val_fraction=vf, test_fraction=tf, hint=hint
+        )
+        if keep is not None:
+            rows = stratified_subsample(
+                target.y,
+                int(keep),
+                seed=settings.seed,
+                k=len(names),
+                name=raw.name,
+                min_per_class=min_rows_per_class(vf, tf),
+            )
+        labels = target.y[rows]
+    elif keep is not None:
+        rows = subsample_rows(n, int(keep), seed=settings.seed)
+    check_total(len(rows), name=raw.name, val_fraction=vf, test_fraction=tf)
+    parts = split_indices(
+        len(rows), labels, val_fraction=vf, test_fraction=tf, seed=settings.seed, name=raw.name
+    )
+    train_rows, val_rows, test_rows = (rows[p] for p in parts)
+
+    raw.preprocessor.fit(_take(raw.x, train_rows))
+    splits = [
+        Split(
+            x=raw.preprocessor.transform(_take(raw.x, r)),
+            y=np.ascontiguousarray(target.y[r]),
+        )
+        for r in (train_rows, val_rows, test_rows)
+    ]
+    spec = DatasetSpec(
+        name=raw.name,
+        task=target.task,
+        input_shape=tuple(int(d) for d in splits[0].x.shape[1:]),
+        n_classes=None if target.class_names is None else len(target.class_names),
+        class_names=target.class_names,
+        feature_names=raw.preprocessor.feature_names,
+        n_train=len(splits[0]),
+        n_val=len(splits[1]),
+        n_test=len(splits[2]),
+        fingerprint=digest,
+    )
+    return Dataset(spec=spec, train=splits[0], val=splits[1], test=splits[2])

@@ -1,0 +1,121 @@
+"""User files: NPZ arrays and folders of images."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from whynet.data._arrays import raw_from_arrays
+from whynet.data._build import RawData
+from whynet.data._preprocess import ImageScaler
+from whynet.exceptions import DataError
+
+IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png", ".bmp", ".gif")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def read_npz(path: Path) -> RawData:
+    """Read features ``x`` (or ``X``) and targets ``y`` (or ``Y``) from an NPZ file.
+
+    Raises:
+        DataError: If the file is empty, unreadable or lacks an array.
+    """
+    if path.stat().st_size == 0:
+        raise DataError(
+            f"{path} is empty (0 bytes). Save the arrays with np.savez(path, x=x, y=y)."
+        )
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            found = list(archive.files)
+            arrays = {}
+            for names in (("x", "X"), ("y", "Y")):
+                key = next((k for k in names if k in found), None)
+                if key is None:
+                    shown = ", ".join(repr(f) for f in found) or "none"
+                    raise DataError(
+                        f"{path} has no array {names[0]!r} (arrays found: {shown}). Save the "
+                        "features as 'x' (or 'X') and the targets as 'y', e.g. "
+                        "np.savez(path, x=x, y=y)."
+                    )
+                arrays[names[0]] = archive[key]
+    except DataError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(
+            f"cannot read {path} as NPZ: {_one_line(exc)}. Save the arrays with "
+            "np.savez(path, x=x, y=y) using numeric or text dtypes (not objects)."
+        ) from None
+    return raw_from_arrays(arrays["x"], arrays["y"], name=path.name)
+
+
+def read_image_folder(path: Path, *, image_size: tuple[int, int]) -> RawData:
+    """Read a folder with one sub-folder of images per class.
+
+    Images are resized to ``image_size`` and read as RGB; the sub-folder names,
+    sorted, are the class names.
+
+    Raises:
+        DataError: If the folder has no class sub-folders or no images.
+    """
+    classes = sorted(
+        p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")
+    )
+    if not classes:
+        raise DataError(
+            f"image folder {path} has no sub-folders: it needs one sub-folder of images per "
+            f"class (e.g. {path / 'cats'}/*.png and {path / 'dogs'}/*.png)."
+        )
+    import keras
+
+    try:
+        images: Any = keras.utils.image_dataset_from_directory(
+            str(path),
+            labels="inferred",
+            label_mode="int",
+            class_names=classes,
+            color_mode="rgb",
+            image_size=tuple(image_size),
+            batch_size=64,
+            shuffle=False,
+            verbose=False,
+        )
+    except ValueError as exc:
+        if "No images found" in str(exc):
+            raise DataError(
+                f"image folder {path} is empty: its sub-folders ({', '.join(classes)}) hold "
+                f"no images. Put {', '.join(IMAGE_EXTENSIONS)} files in one sub-folder per "
+                "class."
+            ) from None
+        raise DataError(
+            f"cannot read image folder {path}: {_one_line(exc)}. Check the images and "
+            "the folder layout (one sub-folder per class)."
+        ) from None
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    try:
+        for batch_x, batch_y in images.as_numpy_iterator():
+            xs.append(np.asarray(batch_x, dtype=np.float32))
+            ys.append(np.asarray(batch_y, dtype=np.int64))
+    except Exception as exc:  # TensorFlow raises its own error types for bad images
+        raise DataError(
+            f"cannot decode the images in {path}: {_one_line(exc)}. Remove or re-save the "
+            "broken image files."
+        ) from None
+    x = np.concatenate(xs)
+    y = np.concatenate(ys)
+    return RawData(
+        name=path.name,
+        x=x,
+        y=pd.Series(y),
+        preprocessor=ImageScaler(255.0, name=path.name),
+        raw_parts=[x, y, "|".join(classes)],
+        target_what=f"the class labels of {path.name}",
+        classes=tuple(classes),
+    )

@@ -1,0 +1,148 @@
+"""Task inference and label encoding of the target."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from whynet.data._dataset import Task
+from whynet.exceptions import DataError
+
+TASKS = ("auto", "classification", "regression")
+
+# An integer target with at most this many distinct values is read as classes
+# when the task is ``auto``.
+MAX_AUTO_CLASSES = 20
+
+
+@dataclass(frozen=True)
+class Target:
+    """An encoded target.
+
+    Attributes:
+        y: ``int64`` class indices (classification) or ``float32`` values.
+        task: The resolved task.
+        class_names: Class labels as strings, in index order (classification).
+    """
+
+    y: np.ndarray
+    task: Task
+    class_names: tuple[str, ...] | None
+
+
+def check_task(task: str) -> None:
+    """Raise a :class:`DataError` unless ``task`` is a known task name."""
+    if task not in TASKS:
+        raise DataError(
+            f"unknown task {task!r}: use one of {', '.join(repr(t) for t in TASKS)}."
+        )
+
+
+def _is_number(series: pd.Series) -> bool:
+    return bool(
+        pd.api.types.is_numeric_dtype(series)
+        and not pd.api.types.is_bool_dtype(series)
+        and not pd.api.types.is_complex_dtype(series)
+    )
+
+
+def _check_complete(series: pd.Series, what: str) -> None:
+    missing = series.isna().to_numpy(dtype=bool)
+    if _is_number(series):
+        missing = missing | ~np.isfinite(series.to_numpy(dtype=np.float64, na_value=np.nan))
+    if missing.any():
+        first = int(np.flatnonzero(missing)[0])
+        raise DataError(
+            f"{what} has missing or infinite values in {int(missing.sum())} row(s) "
+            f"(first at row index {first}). Drop those rows or fill in the values "
+            "before loading."
+        )
+
+
+def _resolve(series: pd.Series, task: str, what: str) -> Task:
+    if task == "classification":
+        return "classification"
+    if task == "regression":
+        return "regression"
+    if not _is_number(series):
+        return "classification"
+    values = series.to_numpy(dtype=np.float64)
+    integral = bool(np.all(values == np.floor(values)))
+    if integral and np.unique(values).size <= MAX_AUTO_CLASSES:
+        return "classification"
+    return "regression"
+
+
+def _regression_values(series: pd.Series, what: str) -> np.ndarray:
+    if _is_number(series) or pd.api.types.is_bool_dtype(series):
+        return np.ascontiguousarray(series.to_numpy(dtype=np.float32))
+    coerced = pd.to_numeric(series, errors="coerce")
+    bad = coerced.isna().to_numpy(dtype=bool) & series.notna().to_numpy(dtype=bool)
+    if bad.any():
+        example = series.iloc[int(np.flatnonzero(bad)[0])]
+        raise DataError(
+            f"{what} has non-numeric values (e.g. {example!r}), but the task is regression. "
+            "Set `task: classification` (or `auto`) to predict it as classes, or fix those "
+            "values."
+        )
+    values = coerced.to_numpy(dtype=np.float64, na_value=np.nan)
+    if not np.all(np.isfinite(values)):
+        _check_complete(pd.Series(values), what)
+    return np.ascontiguousarray(values.astype(np.float32))
+
+
+def _class_values(series: pd.Series) -> np.ndarray:
+    """Values whose ``np.unique`` order is the natural order of the labels."""
+    if pd.api.types.is_bool_dtype(series):
+        return series.to_numpy(dtype=bool)
+    if _is_number(series):
+        values = series.to_numpy(dtype=np.float64)
+        if np.all(values == np.floor(values)):
+            return values.astype(np.int64)
+        return values
+    return np.asarray(series.astype(str).to_numpy(dtype=object).astype(str))
+
+
+def encode_target(
+    y: pd.Series,
+    *,
+    task: str,
+    what: str,
+    classes: Sequence[str] | None = None,
+) -> Target:
+    """Resolve the task and encode the target.
+
+    Args:
+        y: The raw target, one value per row.
+        task: ``auto``, ``classification`` or ``regression``.
+        what: How messages name the target, e.g. ``"target column 'price'"``.
+        classes: For targets that are already class indices ``0..k-1``, the
+            names of those classes; the task is then classification.
+
+    Returns:
+        The encoded target.
+
+    Raises:
+        DataError: If the target has missing values, or is not numeric for a
+            regression task.
+    """
+    check_task(task)
+    _check_complete(y, what)
+    if classes is not None:
+        if task == "regression":
+            raise DataError(
+                f"{what} holds class labels, so it cannot be a regression target. "
+                "Set `task: classification` (or `auto`)."
+            )
+        codes = y.to_numpy(dtype=np.int64)
+        return Target(np.ascontiguousarray(codes), "classification", tuple(classes))
+    resolved = _resolve(y, task, what)
+    if resolved == "regression":
+        return Target(_regression_values(y, what), "regression", None)
+    values = _class_values(y)
+    uniques, codes = np.unique(values, return_inverse=True)
+    names = tuple(str(u) for u in uniques.tolist())
+    return Target(np.ascontiguousarray(codes.astype(np.int64).ravel()), "classification", names)

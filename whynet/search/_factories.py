@@ -1,0 +1,121 @@
+"""Storages, samplers and pruners from their names in the config."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from whynet._imports import require
+from whynet._urls import mask_url
+from whynet.exceptions import ConfigError, UserError
+from whynet.spaces import SearchSpace
+
+__all__ = ["check_storage", "make_pruner", "make_sampler", "make_storage"]
+
+
+def _is_url(storage: str) -> bool:
+    return "://" in storage
+
+
+def check_storage(storage: str) -> None:
+    """Fail early, before anything is written, if the storage cannot be used.
+
+    Raises:
+        UserError: If a storage file's folder is missing or not writable, or
+            the URL's scheme is not one Optuna can use.
+    """
+    if _is_url(storage):
+        scheme = storage.split("://", 1)[0].split("+", 1)[0]
+        if scheme not in ("sqlite", "postgresql", "postgres", "mysql"):
+            raise UserError(
+                f"storage {mask_url(storage)!r} has an unknown scheme {scheme!r}. Use a file path "
+                "(Optuna journal file), sqlite:///PATH, or postgresql://USER@HOST/DB."
+            )
+        if scheme == "sqlite":
+            path = storage.split(":///", 1)[-1]
+            if path and path != ":memory:":
+                _check_writable_file(Path(path), "storage")
+        return
+    _check_writable_file(Path(storage), "storage")
+
+
+def _check_writable_file(path: Path, what: str) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.exists():
+        if path.is_dir():
+            raise UserError(f"{what} {str(path)!r} is a folder; give a file path.")
+        if not os.access(path, os.W_OK):
+            raise UserError(f"{what} file {str(path)!r} is not writable. Fix its permissions.")
+        return
+    if not folder.is_dir():
+        raise UserError(
+            f"the folder of the {what} {str(path)!r} does not exist. Create {str(folder)!r} "
+            "or choose another path."
+        )
+    if not os.access(folder, os.W_OK):
+        raise UserError(
+            f"cannot write the {what} {str(path)!r}: the folder {str(folder)!r} is not writable. "
+            "Run from a writable working directory or choose another path."
+        )
+
+
+def make_storage(storage: str) -> Any:
+    """An Optuna storage for a file path or a database URL.
+
+    A plain path gives Optuna's journal file storage, which several
+    processes on one host can share safely; a URL gives an RDB storage.
+    """
+    import optuna
+
+    if _is_url(storage):
+        kwargs: dict[str, Any] = {}
+        if storage.startswith("sqlite"):
+            # SQLite locks under concurrent writers; wait rather than fail.
+            kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
+        return optuna.storages.RDBStorage(storage, **kwargs)
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.storages.JournalStorage(JournalFileBackend(storage))
+
+
+def make_sampler(name: str, *, seed: int, space: SearchSpace) -> Any:
+    """An Optuna sampler by name, seeded."""
+    import optuna
+
+    if name == "tpe":
+        # Multivariate TPE with groups handles conditional parameters
+        # (an MLP's widths, a CNN's filters) instead of sampling them blindly.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "grid":
+        return optuna.samplers.GridSampler(space.grid(), seed=seed)
+    if name == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed)
+    if name == "gp":
+        require("torch", extra="gp", purpose="the 'gp' sampler (Optuna's GPSampler)")
+        return optuna.samplers.GPSampler(seed=seed)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    raise ConfigError(f"unknown sampler {name!r}")
+
+
+def make_pruner(name: str, *, max_epochs: int) -> Any:
+    """An Optuna pruner by name; steps are epochs."""
+    import optuna
+
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(
+            min_resource=1, max_resource=max_epochs, reduction_factor=3
+        )
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
+    if name == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise ConfigError(f"unknown pruner {name!r}")

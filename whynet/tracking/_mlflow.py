@@ -1,0 +1,286 @@
+"""Mirror a search into MLflow: a parent run per invocation, a child per trial.
+
+Logging is batched: a trial costs one ``create_run``, one ``log_batch`` (in
+chunks of MLflow's limits) and one ``set_terminated``, whatever its number of
+epochs. The best model is logged with explicit pip requirements, since
+inferring them costs seconds per call.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+from typing import Any
+
+from whynet._urls import mask_url
+from whynet.spaces import TrialParams
+from whynet.tracking._base import BaseTracker, SearchInfo, SearchSummary, TrialRecord
+
+__all__ = ["MLflowTracker"]
+
+logger = logging.getLogger("whynet.tracking")
+
+_MAX_METRICS, _MAX_PARAMS, _MAX_TAGS = 1000, 100, 100
+_PARAM_VALUE_LIMIT = 6000
+_STATUS = {"complete": "FINISHED", "pruned": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(_flatten(value, f"{name}."))
+        else:
+            out[name] = str(value)[:_PARAM_VALUE_LIMIT]
+    return out
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def run_name(number: int, params: TrialParams) -> str:
+    """A run name a person can read, e.g. ``trial-007 cnn 32-64 relu l2``."""
+    return f"trial-{number:03d} {params.short_name()}"
+
+
+class MLflowTracker(BaseTracker):
+    """Mirrors the study into an MLflow experiment.
+
+    Args:
+        tracking_uri: Any MLflow tracking URI.
+        experiment: The experiment name (one experiment per study).
+
+    Example:
+        >>> tracker = MLflowTracker(tracking_uri="sqlite:///mlflow.db", experiment="demo")
+    """
+
+    def __init__(self, *, tracking_uri: str, experiment: str) -> None:
+        from mlflow import MlflowClient
+
+        self.tracking_uri = tracking_uri
+        self.experiment_name = experiment
+        self.client = MlflowClient(tracking_uri=tracking_uri)
+        self.experiment_id: str | None = None
+        self.parent_run_id: str | None = None
+        self._trial_runs: dict[int, str] = {}
+        self.failed_calls = 0
+
+    @property
+    def location(self) -> str:
+        return mask_url(self.tracking_uri)
+
+    def _guard(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run one MLflow call; a failure is counted and warned about, not raised."""
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # MLflow raises many types; none may stop training.
+            self.failed_calls += 1
+            logger.warning("MLflow: could not %s: %s", what, mask_url(str(exc)).splitlines()[0])
+            return None
+
+    # Search ----------------------------------------------------------------
+
+    def start_search(self, info: SearchInfo) -> None:
+        exp = self.client.get_experiment_by_name(self.experiment_name)
+        if exp is None:
+            self.experiment_id = self.client.create_experiment(
+                self.experiment_name, tags={"whynet.study": info.study_name}
+            )
+        else:
+            self.experiment_id = exp.experiment_id
+        name = f"search {time.strftime('%Y-%m-%d %H:%M:%S')}"
+        tags = {
+            "whynet.kind": "search",
+            "whynet.study": info.study_name,
+            "whynet.data": info.data_name,
+            "whynet.data_fingerprint": info.data_fingerprint,
+            "whynet.resumed": str(info.resumed).lower(),
+            "whynet.existing_trials": str(info.existing_trials),
+            "whynet.storage": mask_url(info.storage),
+            "whynet.host": socket.gethostname(),
+        }
+        run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
+        self.parent_run_id = run.info.run_id
+        from mlflow.entities import Param
+
+        params = _flatten(info.config)
+        params.update({f"data.n_{k}": str(v) for k, v in info.data_sizes.items()})
+        params["data.fingerprint"] = info.data_fingerprint
+        for chunk in _chunks([Param(k, mask_url(v)) for k, v in params.items()], _MAX_PARAMS):
+            self.client.log_batch(self.parent_run_id, params=chunk)
+        self.client.log_text(self.parent_run_id, mask_url(info.config_yaml), "config.yaml")
+
+    def end_search(self, summary: SearchSummary) -> None:
+        if self.parent_run_id is None:
+            return
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = [Metric(f"best_{k}", float(v), now, 0) for k, v in summary.best_metrics.items()]
+        metrics += [Metric(k, float(v), now, 0) for k, v in summary.test_metrics.items()]
+        metrics += [Metric(f"trials_{k}", float(v), now, 0) for k, v in summary.counts.items()]
+        run = self.parent_run_id
+        if metrics:
+            self._guard("log the search's metrics", self.client.log_batch, run, metrics=metrics)
+        if summary.best_trial_number is not None:
+            self._guard(
+                "tag the best trial",
+                self.client.set_tag,
+                run,
+                "whynet.best_trial",
+                str(summary.best_trial_number),
+            )
+        self._guard("log the results table", self.client.log_text, run,
+                    summary.results_table_csv, "results/trials.csv")
+        self._guard("log the results table", self.client.log_text, run,
+                    summary.results_table_markdown, "results/trials.md")
+        status = {"finished": "FINISHED", "failed": "FAILED", "killed": "KILLED"}[summary.status]
+        self._guard("end the search run", self.client.set_terminated, run, status=status)
+
+    # Trials ----------------------------------------------------------------
+
+    def start_trial(self, number: int, params: TrialParams, placement: Mapping[str, str]) -> None:
+        if self.experiment_id is None:
+            return
+        tags = {
+            "mlflow.parentRunId": self.parent_run_id or "",
+            "whynet.kind": "trial",
+            "whynet.trial_number": str(number),
+            **{f"whynet.{k}": v for k, v in placement.items()},
+        }
+        run = self._guard(
+            f"start the run of trial {number}",
+            self.client.create_run,
+            self.experiment_id,
+            run_name=run_name(number, params),
+            tags=tags,
+        )
+        if run is not None:
+            self._trial_runs[number] = run.info.run_id
+
+    def trial_run_id(self, number: int) -> str | None:
+        """The MLflow run id of a trial started by this tracker."""
+        return self._trial_runs.get(number)
+
+    def end_trial(self, record: TrialRecord) -> None:
+        run_id = self._trial_runs.get(record.number)
+        if run_id is None:
+            return
+        from mlflow.entities import Metric, Param, RunTag
+
+        now = int(time.time() * 1000)
+        params = [Param(k, str(v)) for k, v in record.params.to_flat_dict().items()]
+        metrics = [
+            Metric(name, value, now, epoch)
+            for epoch, epoch_metrics in enumerate(record.history, start=1)
+            for name, value in epoch_metrics.items()
+        ]
+        tags = [RunTag("whynet.state", record.state)]
+        result = record.result
+        if result is not None:
+            final = {
+                "score": result.score,
+                **{f"best_{k}": v for k, v in result.metrics.items()},
+                "best_epoch": result.best_epoch,
+                "epochs_run": result.epochs_run,
+                "train_seconds": result.train_seconds,
+                "n_params": result.n_params,
+            }
+            metrics += [Metric(k, float(v), now, 0) for k, v in final.items()]
+        metrics.append(Metric("duration_seconds", record.duration_s, now, 0))
+        if record.reason:
+            tags.append(RunTag("whynet.fail_reason", record.reason))
+        if record.message:
+            tags.append(RunTag("whynet.error", record.message[:5000]))
+        for chunk in _chunks(params, _MAX_PARAMS):
+            self._guard(f"log trial {record.number}", self.client.log_batch, run_id, params=chunk)
+        for chunk in _chunks(metrics, _MAX_METRICS):
+            self._guard(f"log trial {record.number}", self.client.log_batch, run_id, metrics=chunk)
+        self._guard(f"log trial {record.number}", self.client.log_batch, run_id, tags=tags)
+        if record.traceback:
+            self._guard("log the traceback", self.client.log_text, run_id,
+                        record.traceback, "traceback.txt")
+        self._guard(
+            f"end the run of trial {record.number}",
+            self.client.set_terminated,
+            run_id,
+            status=_STATUS[record.state],
+        )
+
+    def tag_test_metrics(self, trial_number: int, metrics: Mapping[str, float]) -> None:
+        run_id = self._trial_runs.get(trial_number) or self._find_trial_run(trial_number)
+        if run_id is None:
+            return
+        from mlflow.entities import Metric, RunTag
+
+        now = int(time.time() * 1000)
+        self._guard(
+            "log the test metrics",
+            self.client.log_batch,
+            run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
+            tags=[RunTag("whynet.best", "true")],
+        )
+
+    def _find_trial_run(self, number: int) -> str | None:
+        """A trial's run from an earlier invocation of the same study."""
+        if self.experiment_id is None:
+            return None
+        runs = self._guard(
+            "find an earlier trial run",
+            self.client.search_runs,
+            [self.experiment_id],
+            filter_string=f"tags.`whynet.trial_number` = '{number}'",
+            max_results=1,
+            order_by=["attributes.start_time DESC"],
+        )
+        return runs[0].info.run_id if runs else None
+
+    # Models ----------------------------------------------------------------
+
+    def log_best_model(self, model: Any, *, trial_number: int, input_example: Any) -> None:
+        if self.parent_run_id is None:
+            return
+        import mlflow
+        import mlflow.keras
+        from mlflow.models import infer_signature
+
+        signature = infer_signature(input_example, model.predict(input_example, verbose=0))
+        previous = mlflow.get_tracking_uri()
+        mlflow.set_tracking_uri(self.tracking_uri)
+        try:
+            with mlflow.start_run(run_id=self.parent_run_id):
+                mlflow.keras.log_model(
+                    model,
+                    name="best_model",
+                    signature=signature,
+                    pip_requirements=_pip_requirements(),
+                    tags={"whynet.trial_number": str(trial_number)},
+                )
+        except Exception as exc:
+            self.failed_calls += 1
+            logger.warning("MLflow: could not log the best model: %s", mask_url(str(exc)))
+        finally:
+            mlflow.set_tracking_uri(previous)
+            # start_run(run_id=...) ends the run on exit; end_search sets the
+            # parent's final status afterwards.
+
+
+def _pip_requirements() -> list[str]:
+    """Pinned requirements of the logged model, given so MLflow need not infer them."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    names = ["keras", "numpy", {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]]
+    reqs = []
+    for name in names:
+        try:
+            reqs.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            reqs.append(name)
+    return reqs

@@ -1,0 +1,194 @@
+"""The Keras trainer: compile, fit with per-epoch reporting, free the model."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from whynet.data import TrainingData
+from whynet.exceptions import TrialFailedError
+from whynet.spaces import TrialParams
+from whynet.trainers._base import ReportFn, TrainedModel, TrialResult
+from whynet.trainers._builders import build_model, build_optimizer
+
+__all__ = ["KerasTrainer", "score_metric"]
+
+
+def score_metric(task: str) -> tuple[str, str]:
+    """The validation metric a trial is scored on, and its direction."""
+    if task == "classification":
+        return "val_accuracy", "maximize"
+    return "val_rmse", "minimize"
+
+
+def _make_callback(
+    *,
+    score_name: str,
+    maximize: bool,
+    patience: int,
+    report: ReportFn,
+) -> Any:
+    """One callback for the per-epoch work, so the epoch loop stays lean.
+
+    It reports each epoch (which may prune), fails the trial on a NaN or
+    infinite loss, keeps the best weights, and stops early.
+    """
+    import keras
+
+    class _EpochCallback(keras.callbacks.Callback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.history: list[dict[str, float]] = []
+            self.best_score = -math.inf if maximize else math.inf
+            self.best_epoch = 0
+            self.best_weights: list[Any] | None = None
+            self.wait = 0
+
+        def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+            metrics = {k: float(v) for k, v in (logs or {}).items()}
+            self.history.append(metrics)
+            step = epoch + 1
+            loss = metrics.get("loss", math.nan)
+            if not math.isfinite(loss):
+                raise TrialFailedError(
+                    "nan_loss",
+                    f"the training loss became {loss} at epoch {step}; the learning rate "
+                    "may be too high for this network",
+                )
+            score = metrics.get(score_name, math.nan)
+            if not math.isfinite(score):
+                raise TrialFailedError(
+                    "nan_metric", f"the validation metric {score_name} was {score} at epoch {step}"
+                )
+            if (score > self.best_score) if maximize else (score < self.best_score):
+                self.best_score = score
+                self.best_epoch = step
+                self.best_weights = self.model.get_weights()
+                self.wait = 0
+            else:
+                self.wait += 1
+            report(step, metrics)
+            if patience and self.wait >= patience:
+                self.model.stop_training = True
+
+    return _EpochCallback()
+
+
+class KerasTrainer:
+    """Trains one trial's network with Keras on the active backend.
+
+    Args:
+        early_stopping_patience: Epochs without improvement before a trial
+            stops; ``0`` turns early stopping off.
+        device: A label of the device this trainer's process uses.
+
+    Example:
+        >>> trainer = KerasTrainer(early_stopping_patience=5)
+        >>> trained = trainer.fit(params, data, report=lambda e, m: None, seed=0)  # doctest: +SKIP
+    """
+
+    def __init__(self, *, early_stopping_patience: int = 5, device: str = "cpu") -> None:
+        self.early_stopping_patience = early_stopping_patience
+        self.device = device
+
+    def fit(
+        self,
+        params: TrialParams,
+        data: TrainingData,
+        *,
+        report: ReportFn,
+        seed: int,
+    ) -> TrainedModel:
+        """Build, compile and fit the network of ``params``.
+
+        Args:
+            params: The trial's parameters.
+            data: Training and validation splits (never the test split).
+            report: Called after every epoch; may raise a prune signal.
+            seed: Seeds weight initialization, shuffling and dropout.
+
+        Returns:
+            The trained model (best epoch's weights) and its plain result.
+
+        Raises:
+            TrialFailedError: On a NaN or infinite loss, or an out-of-memory error.
+            TrialPrunedSignal: When ``report`` prunes the trial.
+        """
+        import keras
+
+        start = time.perf_counter()
+        keras.utils.set_random_seed(seed)
+        spec = data.spec
+        score_name, direction = score_metric(spec.task)
+        if spec.task == "classification":
+            loss = "sparse_categorical_crossentropy"
+            metrics: list[Any] = ["accuracy"]
+            model = build_model(params, spec)
+        else:
+            loss = "mse"
+            metrics = [keras.metrics.RootMeanSquaredError(name="rmse")]
+            y = data.train.y.astype(np.float64)
+            std = float(y.std()) or 1.0
+            model = build_model(params, spec, target_mean=float(y.mean()), target_std=std)
+        model.compile(optimizer=build_optimizer(params), loss=loss, metrics=metrics)
+        callback = _make_callback(
+            score_name=score_name,
+            maximize=direction == "maximize",
+            patience=self.early_stopping_patience,
+            report=report,
+        )
+        try:
+            model.fit(
+                data.train.x,
+                data.train.y,
+                batch_size=params.batch_size,
+                epochs=params.epochs,
+                validation_data=(data.val.x, data.val.y),
+                callbacks=[callback],
+                shuffle=True,
+                verbose=0,
+            )
+        except MemoryError as exc:
+            raise TrialFailedError("oom", f"out of host memory: {exc}") from exc
+        except Exception as exc:
+            if _is_oom(exc):
+                raise TrialFailedError("oom", f"out of device memory: {exc}") from exc
+            raise
+        if callback.best_weights is not None:
+            model.set_weights(callback.best_weights)
+        history = tuple(callback.history)
+        best = history[callback.best_epoch - 1]
+        result = TrialResult(
+            score=callback.best_score,
+            score_name=score_name,
+            metrics=dict(best),
+            best_epoch=callback.best_epoch,
+            epochs_run=len(history),
+            train_seconds=time.perf_counter() - start,
+            n_params=int(model.count_params()),
+            history=history,
+            device=self.device,
+        )
+        return TrainedModel(result=result, model=model)
+
+    @staticmethod
+    def release() -> None:
+        """Free the framework's graph and memory between trials."""
+        import keras
+
+        keras.backend.clear_session(free_memory=False)
+
+
+def _is_oom(exc: BaseException) -> bool:
+    """Whether the framework's error means the device ran out of memory."""
+    name = type(exc).__name__
+    text = str(exc)
+    return (
+        name in ("ResourceExhaustedError", "OutOfMemoryError")
+        or "RESOURCE_EXHAUSTED" in text
+        or "out of memory" in text.lower()
+    )
