@@ -194,20 +194,21 @@ def _keras(name: str) -> RawData:
         (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
     except Exception as exc:  # Keras raises a bare Exception when a download fails
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        shown = ", ".join(files)
-        if cached:
-            raise DataError(
-                f"built-in data set {name!r} is in the Keras cache but cannot be read "
-                f"({reason}). Delete {shown} and load it again on a machine with internet, "
-                "or copy an intact copy there."
-            ) from None
-        raise DataError(
-            f"built-in data set {name!r} is not in the Keras cache and cannot be downloaded "
-            f"({reason}). On a machine with internet run "
+        fix = (
+            f"On a machine with internet run "
             f"`python -c \"import keras; keras.datasets.{name}.load_data()\"`, then copy "
             f"{', '.join(_KERAS_FILES[name])} from its ~/.keras/datasets/ (or "
             f"$KERAS_HOME/datasets/) to {cache}/ here; or use an offline built-in data set "
             f"({', '.join(OFFLINE_DATASETS)})."
+        )
+        if cached:
+            raise DataError(
+                f"built-in data set {name!r} is in the Keras cache ({', '.join(files)}) but "
+                f"cannot be read, and it cannot be downloaded again ({reason}). {fix}"
+            ) from None
+        raise DataError(
+            f"built-in data set {name!r} is not in the Keras cache and cannot be downloaded "
+            f"({reason}). {fix}"
         ) from None
     x = np.concatenate([x_train, x_test])
     y = np.concatenate([np.ravel(y_train), np.ravel(y_test)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,12 @@ IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png", ".bmp", ".gif")
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _tf_reason(exc: BaseException) -> str:
+    """The readable part of a TensorFlow op error (drops node and op names)."""
+    text = re.sub(r"\{\{.*?\}\}|\[\[.*?\]\]|\[Op:[^\]]*\]|name:\s*\S*", " ", str(exc))
+    return " ".join(text.split()).strip(" .") or type(exc).__name__
 
 
 def read_npz(path: Path) -> RawData:
@@ -105,7 +112,7 @@ def read_image_folder(path: Path, *, image_size: tuple[int, int]) -> RawData:
             ys.append(np.asarray(batch_y, dtype=np.int64))
     except Exception as exc:  # TensorFlow raises its own error types for bad images
         raise DataError(
-            f"cannot decode the images in {path}: {_one_line(exc)}. Remove or re-save the "
+            f"cannot decode the images in {path}: {_tf_reason(exc)}. Remove or re-save the "
             "broken image files."
         ) from None
     x = np.concatenate(xs)

@@ -35,11 +35,10 @@ def check_settings(
 
 
 def split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int, int]:
-    """Rows in (train, validation, test), computed as scikit-learn does."""
-    n_test = math.ceil(test_fraction * n)
-    n_rest = n - n_test
-    n_val = math.ceil(val_fraction / (1.0 - test_fraction) * n_rest)
-    return n_rest - n_val, n_val, n_test
+    """Rows in (train, validation, test): each fraction of ``n``, rounded to nearest."""
+    n_test = max(1, math.floor(test_fraction * n + 0.5))
+    n_val = max(1, math.floor(val_fraction * n + 0.5))
+    return n - n_test - n_val, n_val, n_test
 
 
 def min_total_rows(val_fraction: float, test_fraction: float) -> int:
@@ -182,14 +181,13 @@ def split_indices(
     """
     from sklearn.model_selection import train_test_split
 
+    _, n_val, n_test = split_sizes(n, val_fraction, test_fraction)
     index = np.arange(n)
     try:
-        rest, test = train_test_split(
-            index, test_size=test_fraction, random_state=seed, stratify=labels
-        )
+        rest, test = train_test_split(index, test_size=n_test, random_state=seed, stratify=labels)
         train, val = train_test_split(
             rest,
-            test_size=val_fraction / (1.0 - test_fraction),
+            test_size=n_val,
             random_state=seed,
             stratify=None if labels is None else labels[rest],
         )

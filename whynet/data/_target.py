@@ -62,7 +62,7 @@ def _check_complete(series: pd.Series, what: str) -> None:
         )
 
 
-def _resolve(series: pd.Series, task: str, what: str) -> Task:
+def _resolve(series: pd.Series, task: str) -> Task:
     if task == "classification":
         return "classification"
     if task == "regression":
@@ -139,7 +139,7 @@ def encode_target(
             )
         codes = y.to_numpy(dtype=np.int64)
         return Target(np.ascontiguousarray(codes), "classification", tuple(classes))
-    resolved = _resolve(y, task, what)
+    resolved = _resolve(y, task)
     if resolved == "regression":
         return Target(_regression_values(y, what), "regression", None)
     values = _class_values(y)

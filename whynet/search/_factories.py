@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from whynet._imports import require
-from whynet._urls import mask_url
+from whynet._urls import absolute_sqlite, mask_url
 from whynet.exceptions import ConfigError, UserError
 from whynet.spaces import SearchSpace
 
@@ -74,10 +74,10 @@ def make_storage(storage: str) -> Any:
         if storage.startswith("sqlite"):
             # SQLite locks under concurrent writers; wait rather than fail.
             kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
-        return optuna.storages.RDBStorage(storage, **kwargs)
+        return optuna.storages.RDBStorage(absolute_sqlite(storage), **kwargs)
     from optuna.storages.journal import JournalFileBackend
 
-    return optuna.storages.JournalStorage(JournalFileBackend(storage))
+    return optuna.storages.JournalStorage(JournalFileBackend(str(Path(storage).resolve())))
 
 
 def make_sampler(name: str, *, seed: int, space: SearchSpace) -> Any:
@@ -93,7 +93,7 @@ def make_sampler(name: str, *, seed: int, space: SearchSpace) -> Any:
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "grid":
-        return optuna.samplers.GridSampler(space.grid(), seed=seed)
+        return _grid_sampler(space.grid(), seed=seed)
     if name == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed)
     if name == "gp":
@@ -119,3 +119,20 @@ def make_pruner(name: str, *, max_epochs: int) -> Any:
     if name == "none":
         return optuna.pruners.NopPruner()
     raise ConfigError(f"unknown pruner {name!r}")
+
+
+def _grid_sampler(grid: dict[str, list[Any]], *, seed: int) -> Any:
+    import optuna
+
+    class LoopGridSampler(optuna.samplers.GridSampler):  # type: ignore[misc]
+        """A grid sampler for an ask/tell loop.
+
+        Optuna's ``GridSampler`` calls ``study.stop()`` when the grid is used
+        up, which only works inside ``study.optimize``. whynet owns its loop
+        and asks :meth:`is_exhausted` before each trial instead.
+        """
+
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            return None
+
+    return LoopGridSampler(grid, seed=seed)

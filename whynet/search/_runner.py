@@ -212,6 +212,9 @@ def run_search(
                 if deadline is not None and time.monotonic() >= deadline:
                     reporter.message("Time budget reached; no new trials are started.")
                     break
+                if hasattr(sampler, "is_exhausted") and sampler.is_exhausted(study):
+                    reporter.message("Every point of the grid has been tried; the search ends.")
+                    break
                 state, best_value = _run_one_trial(
                     study=study,
                     space=space,

@@ -368,14 +368,37 @@ class SearchSpace:
         )
 
     def grid(self) -> dict[str, list[Any]]:
-        """Every Optuna parameter name with its values, for a grid sampler.
+        """Every Optuna parameter name that can apply, with its values, for a grid sampler.
+
+        Parameters that no combination uses (the CNN's when only MLPs are
+        searched, momentum without SGD, ...) are left out, so the grid has no
+        redundant points.
 
         Raises:
-            ConfigError: If a parameter is a float range (a grid needs choices).
+            ConfigError: If an applicable parameter is a float range (a grid
+                needs choices) or has too many values.
         """
         d = self.domains
+        archs = set(d["architecture"].values())
+        regs = set(d["regularization"].values())
+        applies = {
+            "architecture": True,
+            "mlp_layers": "mlp" in archs,
+            "mlp_units": "mlp" in archs,
+            "cnn_blocks": "cnn" in archs,
+            "cnn_filters": "cnn" in archs,
+            "cnn_kernel_size": "cnn" in archs,
+            "cnn_pooling": "cnn" in archs,
+            "cnn_dense_units": "cnn" in archs,
+            "l1": bool(regs & {"l1", "l1_l2"}),
+            "l2": bool(regs & {"l2", "l1_l2"}),
+            "dropout": "dropout" in regs,
+            "momentum": "sgd" in d["optimizer"].values(),
+        }
         out: dict[str, list[Any]] = {}
         for key, domain in d.items():
+            if not applies.get(key, True):
+                continue
             if isinstance(domain, FloatRange):
                 raise ConfigError(
                     f"the grid sampler needs a list of values for every parameter, but "
@@ -389,13 +412,14 @@ class SearchSpace:
                     "Give a short list of choices instead."
                 )
             out[key] = values
-        layers = max(d["mlp_layers"].values())
-        blocks = max(d["cnn_blocks"].values())
-        for i in range(layers):
-            out[f"mlp_units_{i}"] = out["mlp_units"]
-        for i in range(blocks):
-            out[f"cnn_filters_{i}"] = out["cnn_filters"]
-        del out["mlp_units"], out["cnn_filters"]
+        if "mlp_units" in out:
+            units = out.pop("mlp_units")
+            for i in range(max(d["mlp_layers"].values())):
+                out[f"mlp_units_{i}"] = units
+        if "cnn_filters" in out:
+            filters = out.pop("cnn_filters")
+            for i in range(max(d["cnn_blocks"].values())):
+                out[f"cnn_filters_{i}"] = filters
         return out
 
     def describe(self) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from importlib import metadata
 from typing import Any
 
-from whynet._urls import mask_url
+from whynet._urls import absolute_sqlite, mask_url
 from whynet.spaces import TrialParams
 from whynet.tracking._base import BaseTracker, SearchInfo, SearchSummary, TrialRecord
 
@@ -64,9 +64,9 @@ class MLflowTracker(BaseTracker):
     def __init__(self, *, tracking_uri: str, experiment: str) -> None:
         from mlflow import MlflowClient
 
-        self.tracking_uri = tracking_uri
+        self.tracking_uri = absolute_sqlite(tracking_uri)
         self.experiment_name = experiment
-        self.client = MlflowClient(tracking_uri=tracking_uri)
+        self.client = MlflowClient(tracking_uri=self.tracking_uri)
         self.experiment_id: str | None = None
         self.parent_run_id: str | None = None
         self._trial_runs: dict[int, str] = {}
