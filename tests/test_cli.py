@@ -83,9 +83,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_input_is_one_clear_line_exit_2_and_nothing_written(
-    tmp_path: Path, case: str
-) -> None:
+def test_bad_input_is_one_clear_line_exit_2_and_nothing_written(tmp_path: Path, case: str) -> None:
     config, files, needles = CASES[case]
     for name, text in files.items():
         _write(tmp_path, name, text)
@@ -124,14 +122,16 @@ def test_run_prints_results_and_how_to_open_mlflow_then_resumes(tmp_path: Path) 
     assert "[whynet] trial 1 complete" in proc.stderr  # plain lines when not on a terminal
     assert (tmp_path / "whynet-runs" / "cli-demo" / "best_model.keras").is_file()
 
-    again = _run(tmp_path, "run", "config.yaml", "--study", "cli-demo", "--seed", "1",
-                 "--trials", "1")
+    again = _run(
+        tmp_path, "run", "config.yaml", "--study", "cli-demo", "--seed", "1", "--trials", "1"
+    )
     assert again.returncode == 0, again.stderr
     assert "Resuming study 'cli-demo' (2 earlier trials)" in " ".join(again.stderr.split())
     assert "Study total: 3 trials" in " ".join(again.stdout.split())
 
 
 def test_version() -> None:
-    proc = subprocess.run([sys.executable, "-m", "whynet", "--version"], capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "whynet", "--version"], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0 and proc.stdout.startswith("whynet ")

@@ -82,7 +82,7 @@ def test_missing_and_invalid_files(tmp_path: Path) -> None:
 def test_overrides_are_validated() -> None:
     cfg = RunConfig().with_overrides(**{"search.trials": 7, "study": "abc"})
     assert cfg.search.trials == 7 and cfg.study_name == "abc"
-    with pytest.raises(ConfigError, match="'search.trials'"):
+    with pytest.raises(ConfigError, match=r"'search\.trials'"):
         RunConfig().with_overrides(**{"search.trials": 0})
     with pytest.raises(ConfigError, match="'study'"):
         RunConfig().with_overrides(study="has space")

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RunConfig", "SearchResult", "WhynetError", "__version__", "load_config", "search"]
 
+
 def __getattr__(name: str) -> Any:
     # `whynet.search` is both the subpackage and the function people call:
     # the subpackage is a callable module (see whynet/search/__init__.py),

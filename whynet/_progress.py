@@ -76,9 +76,11 @@ class SearchProgress:
     def _status(self) -> str:
         c = self.counts
         best = "-" if self.best is None else f"{self.best:.4f}"
-        running = " | " + "; ".join(f"{w}: {t}" for w, t in self.running.items()) if (
-            self.running
-        ) else ""
+        running = (
+            " | " + "; ".join(f"{w}: {t}" for w, t in self.running.items())
+            if (self.running)
+            else ""
+        )
         return (
             f"done {c['complete']} pruned {c['pruned']} failed {c['failed']} | "
             f"best {self.score_name} {best}{self._time_left()}{running}"

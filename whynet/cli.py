@@ -59,7 +59,9 @@ def run(
         str | None, typer.Option(help="Optuna storage: a file path or a database URL.")
     ] = None,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of the split, sampler and training.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the split, sampler and training.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Run (or resume) the search a config describes, then print the results."""
@@ -97,8 +99,17 @@ def _print_results(result: Any, cfg: Any) -> None:
     shown = frame[frame["state"] == "complete"].sort_values(
         "score", ascending=result.score_name == "val_rmse"
     )
-    for column in ("number", "score", "summary", "optimizer", "learning_rate", "batch_size",
-                   "n_params", "epochs_run", "train_seconds"):
+    for column in (
+        "number",
+        "score",
+        "summary",
+        "optimizer",
+        "learning_rate",
+        "batch_size",
+        "n_params",
+        "epochs_run",
+        "train_seconds",
+    ):
         table.add_column(column, justify="right" if column != "summary" else "left")
     for row in shown.head(15).itertuples(index=False):
         table.add_row(

@@ -121,9 +121,7 @@ class SearchConfig(_Model):
 
     @field_validator("objectives")
     @classmethod
-    def _objectives_shape(
-        cls, value: tuple[str, ...]
-    ) -> tuple[str, ...]:
+    def _objectives_shape(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value or value[0] != "score" or len(set(value)) != len(value):
             raise ValueError(
                 "`objectives` must start with 'score' and list each objective once "
@@ -323,7 +321,8 @@ def load_config(path: str | Path) -> RunConfig:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}".replace("\n", " "))
+        text = f"config file {str(path)!r} is not valid YAML: {exc}".replace("\n", " ")
+        raise ConfigError(text) from None
     except UnicodeDecodeError:
         raise ConfigError(f"config file {str(path)!r} is not UTF-8 text.") from None
     if data is None:

@@ -53,7 +53,9 @@ def test_search_fills_the_study_and_mirrors_it_in_mlflow(workdir: Path) -> None:
         assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert child.info.status == "FINISHED"
         assert child.data.tags["whynet.state"] == "complete"
-        assert child.info.run_name.startswith(f"trial-00{child.data.tags['whynet.trial_number']} mlp")
+        assert child.info.run_name.startswith(
+            f"trial-00{child.data.tags['whynet.trial_number']} mlp"
+        )
         assert child.data.params["activation"] in {"relu", "sigmoid", "tanh", "gelu", "elu", "selu"}
         curve = client.get_metric_history(child.info.run_id, "val_accuracy")
         assert [m.step for m in curve] == [1, 2]
@@ -69,8 +71,9 @@ def test_search_fills_the_study_and_mirrors_it_in_mlflow(workdir: Path) -> None:
     assert logged.source_run_id == parent.info.run_id
     loaded = mlflow.keras.load_model(logged.model_uri)
     x = load_dataset(parse_config(tiny_config()).data, seed=0).test.x
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), result.best_model.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), result.best_model.predict(x, verbose=0), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_best_model_is_selected_on_validation_and_tested_once(workdir: Path) -> None:
@@ -81,7 +84,9 @@ def test_best_model_is_selected_on_validation_and_tested_once(workdir: Path) -> 
     assert result.best_score == best_val
     assert study.trials[result.best_trial].values[0] == best_val
     # The trainer is only ever given train and validation splits.
-    assert not hasattr(load_dataset(parse_config(tiny_config()).data, seed=0).training_data(), "test")
+    assert not hasattr(
+        load_dataset(parse_config(tiny_config()).data, seed=0).training_data(), "test"
+    )
     # The test metrics are of the saved model on the test split, and logged on its trial.
     data = load_dataset(parse_config(tiny_config()).data, seed=0)
     model = result.best_model
@@ -105,8 +110,9 @@ def test_best_model_is_selected_on_validation_and_tested_once(workdir: Path) -> 
     import keras
 
     again = keras.models.load_model(result.best_model_path, safe_mode=True)
-    np.testing.assert_array_equal(again.predict(data.test.x, verbose=0),
-                                  model.predict(data.test.x, verbose=0))
+    np.testing.assert_array_equal(
+        again.predict(data.test.x, verbose=0), model.predict(data.test.x, verbose=0)
+    )
 
 
 def test_running_again_resumes_and_says_so(workdir: Path) -> None:
@@ -145,8 +151,16 @@ def test_resume_with_changed_space_or_data_is_refused_before_writing(workdir: Pa
         ("cmaes", "successive_halving", {}),
         ("tpe", "hyperband", {}),
         ("nsga2", "none", {"search__objectives": ["score", "n_params"]}),
-        ("grid", "none", {"space__learning_rate": [0.01, 0.02], "space__mlp_units": [16],
-                          "space__activation": ["relu"], "space__regularization": "none"}),
+        (
+            "grid",
+            "none",
+            {
+                "space__learning_rate": [0.01, 0.02],
+                "space__mlp_units": [16],
+                "space__activation": ["relu"],
+                "space__regularization": "none",
+            },
+        ),
     ],
 )
 def test_samplers_and_pruners(workdir: Path, sampler: str, pruner: str, extra: dict) -> None:
@@ -196,8 +210,12 @@ def test_repeated_consecutive_failures_stop_the_search(workdir: Path) -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(100, 3)).astype("float32")
     y = (rng.normal(size=100) * 1e30).astype("float32")
-    cfg = tiny_config(search__trials=10, search__max_consecutive_failures=2,
-                      data__n_samples=None, data__task="regression")
+    cfg = tiny_config(
+        search__trials=10,
+        search__max_consecutive_failures=2,
+        data__n_samples=None,
+        data__task="regression",
+    )
     with pytest.raises(FatalSearchError, match="2 trials failed in a row"):
         whynet.search(cfg, x=x, y=y, progress=False)
     study = _study(workdir)

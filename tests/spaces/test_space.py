@@ -22,8 +22,10 @@ def _sample_many(space: SearchSpace, n: int = 60, seed: int = 0) -> list[tuple[T
 
 def test_default_space_covers_every_family() -> None:
     samples = _sample_many(SearchSpace.default(), n=200)
-    seen = {key: {getattr(p, key) for p, _ in samples}
-            for key in ("architecture", "activation", "regularization", "optimizer", "batch_size")}
+    seen = {
+        key: {getattr(p, key) for p, _ in samples}
+        for key in ("architecture", "activation", "regularization", "optimizer", "batch_size")
+    }
     assert seen["architecture"] == {"mlp", "cnn"}
     assert {"relu", "sigmoid", "tanh", "gelu", "elu", "selu"} <= seen["activation"]
     assert seen["regularization"] == {"none", "l1", "l2", "l1_l2", "dropout"}
@@ -50,8 +52,10 @@ def test_conditional_parameters_are_sampled_only_when_they_apply() -> None:
 
 
 def test_fix_and_narrow() -> None:
-    space = SearchSpace.default().fix(activation="gelu", batch_size=128).narrow(
-        learning_rate=(1e-3, 1e-2), mlp_layers=[2, 3]
+    space = (
+        SearchSpace.default()
+        .fix(activation="gelu", batch_size=128)
+        .narrow(learning_rate=(1e-3, 1e-2), mlp_layers=[2, 3])
     )
     assert space.domains["activation"] == Fixed("gelu")
     assert space.domains["learning_rate"] == FloatRange(1e-3, 1e-2, log=True)
@@ -66,8 +70,11 @@ def test_fix_and_narrow() -> None:
 def test_yaml_style_config_round_trips_and_reads_numbers_written_as_strings() -> None:
     # PyYAML reads 1e-4 (no dot) as a string; the space reads it as a number.
     space = SearchSpace.from_config(
-        {"learning_rate": {"low": "1e-4", "high": "1e-2", "log": True},
-         "mlp_units": {"low": 16, "high": 64, "step": 16}, "optimizer": ["adam", "sgd"]}
+        {
+            "learning_rate": {"low": "1e-4", "high": "1e-2", "log": True},
+            "mlp_units": {"low": 16, "high": 64, "step": 16},
+            "optimizer": ["adam", "sgd"],
+        }
     )
     assert space.domains["learning_rate"] == FloatRange(1e-4, 1e-2, log=True)
     assert space.domains["mlp_units"] == IntRange(16, 64, step=16)
@@ -110,9 +117,16 @@ def test_grid_needs_choices() -> None:
     with pytest.raises(ConfigError, match="grid sampler needs a list of values"):
         SearchSpace.default().grid()
     space = SearchSpace.from_config(
-        {"architecture": "mlp", "mlp_layers": [1, 2], "mlp_units": [8, 16],
-         "activation": ["relu", "tanh"], "regularization": "none", "optimizer": "adam",
-         "learning_rate": [0.01], "batch_size": 32}
+        {
+            "architecture": "mlp",
+            "mlp_layers": [1, 2],
+            "mlp_units": [8, 16],
+            "activation": ["relu", "tanh"],
+            "regularization": "none",
+            "optimizer": "adam",
+            "learning_rate": [0.01],
+            "batch_size": 32,
+        }
     )
     grid = space.grid()
     assert grid["mlp_units_0"] == [8, 16] and grid["mlp_units_1"] == [8, 16]
@@ -123,8 +137,16 @@ def test_grid_needs_choices() -> None:
 
 
 def test_trial_params_logging_views() -> None:
-    p = TrialParams(architecture="cnn", units=(), filters=(16, 32), kernel_size=3,
-                    pooling="max", dense_units=64, regularization="l2", l2=1e-4)
+    p = TrialParams(
+        architecture="cnn",
+        units=(),
+        filters=(16, 32),
+        kernel_size=3,
+        pooling="max",
+        dense_units=64,
+        regularization="l2",
+        l2=1e-4,
+    )
     flat = p.to_flat_dict()
     assert flat["cnn_filters_1"] == 32 and flat["l2"] == 1e-4 and "l1" not in flat
     assert p.short_name() == "cnn 16-32 relu l2"

@@ -55,7 +55,9 @@ def test_infinite_loss_fails_the_trial_with_a_reason() -> None:
     y = (rng.normal(size=120) * 1e30).astype("float32")  # squared error overflows float32
     data = from_arrays(x, y, task="regression").training_data()
     with pytest.raises(TrialFailedError) as info:
-        KerasTrainer().fit(TrialParams(units=(4,), epochs=3), data, report=lambda e, m: None, seed=0)
+        KerasTrainer().fit(
+            TrialParams(units=(4,), epochs=3), data, report=lambda e, m: None, seed=0
+        )
     assert info.value.reason == "nan_loss"
 
 
@@ -66,7 +68,9 @@ def test_regression_predicts_in_the_data_units_and_early_stops() -> None:
     data = from_arrays(x, y, task="regression").training_data()
     trained = KerasTrainer(early_stopping_patience=2).fit(
         TrialParams(units=(32,), epochs=60, learning_rate=0.01, batch_size=32),
-        data, report=lambda e, m: None, seed=0,
+        data,
+        report=lambda e, m: None,
+        seed=0,
     )
     result = trained.result
     assert result.score_name == "val_rmse"
@@ -78,14 +82,24 @@ def test_regression_predicts_in_the_data_units_and_early_stops() -> None:
 
 @pytest.mark.parametrize("pooling", ["max", "avg", "none"])
 def test_cnn_builds_for_small_images_with_every_regularizer(pooling: str) -> None:
-    from whynet.data import load_dataset
     from whynet.config import DataConfig
+    from whynet.data import load_dataset
 
     spec = load_dataset(DataConfig(source="digits", n_samples=200), seed=0).spec
     for reg in ("none", "l1", "l2", "l1_l2", "dropout"):
-        params = TrialParams(architecture="cnn", units=(), filters=(8, 8, 8), kernel_size=3,
-                             pooling=pooling, dense_units=16, regularization=reg,
-                             l1=1e-4, l2=1e-4, dropout=0.2, activation="selu")
+        params = TrialParams(
+            architecture="cnn",
+            units=(),
+            filters=(8, 8, 8),
+            kernel_size=3,
+            pooling=pooling,
+            dense_units=16,
+            regularization=reg,
+            l1=1e-4,
+            l2=1e-4,
+            dropout=0.2,
+            activation="selu",
+        )
         model = build_model(params, spec)
         assert model.output_shape == (None, 10)
     KerasTrainer.release()

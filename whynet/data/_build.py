@@ -108,9 +108,7 @@ def assemble(raw: RawData, settings: SplitSettings) -> Dataset:
                 f" (the target has {len(names)} distinct values: if it is a quantity, "
                 "set `task: regression`)"
             )
-        check_classes(
-            target.y, names, name=raw.name, val_fraction=vf, test_fraction=tf, hint=hint
-        )
+        check_classes(target.y, names, name=raw.name, val_fraction=vf, test_fraction=tf, hint=hint)
         if keep is not None:
             rows = stratified_subsample(
                 target.y,

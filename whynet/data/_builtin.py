@@ -196,7 +196,7 @@ def _keras(name: str) -> RawData:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         fix = (
             f"On a machine with internet run "
-            f"`python -c \"import keras; keras.datasets.{name}.load_data()\"`, then copy "
+            f'`python -c "import keras; keras.datasets.{name}.load_data()"`, then copy '
             f"{', '.join(_KERAS_FILES[name])} from its ~/.keras/datasets/ (or "
             f"$KERAS_HOME/datasets/) to {cache}/ here; or use an offline built-in data set "
             f"({', '.join(OFFLINE_DATASETS)})."

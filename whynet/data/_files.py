@@ -71,9 +71,7 @@ def read_image_folder(path: Path, *, image_size: tuple[int, int]) -> RawData:
     Raises:
         DataError: If the folder has no class sub-folders or no images.
     """
-    classes = sorted(
-        p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")
-    )
+    classes = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise DataError(
             f"image folder {path} has no sub-folders: it needs one sub-folder of images per "

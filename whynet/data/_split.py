@@ -150,9 +150,7 @@ def stratified_subsample(
             f"`n_samples` to at least {int(floor.sum())} (or leave it unset)."
         )
     alloc = _allocate(counts, n_samples, floor)
-    picks = [
-        rng.permutation(np.flatnonzero(labels == c))[: alloc[c]] for c in range(k) if alloc[c]
-    ]
+    picks = [rng.permutation(np.flatnonzero(labels == c))[: alloc[c]] for c in range(k) if alloc[c]]
     return np.sort(np.concatenate(picks))
 
 

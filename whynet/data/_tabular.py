@@ -98,9 +98,7 @@ def raw_from_frame(frame: pd.DataFrame, *, target: str | None, name: str) -> Raw
             "to predict it from."
         )
     numeric, categorical = _column_kinds(features, name)
-    encoder = FrameEncoder(
-        [str(c) for c in numeric], [str(c) for c in categorical], name=name
-    )
+    encoder = FrameEncoder([str(c) for c in numeric], [str(c) for c in categorical], name=name)
     # The encoder reads columns by their text names.
     features = features.set_axis([str(c) for c in features.columns], axis=1)
     return RawData(
@@ -197,5 +195,3 @@ def read_table(path: Path) -> pd.DataFrame:
     if kind == "Parquet" and any(n is not None for n in frame.index.names):
         frame = frame.reset_index()
     return frame
-
-

@@ -36,9 +36,7 @@ class Target:
 def check_task(task: str) -> None:
     """Raise a :class:`DataError` unless ``task`` is a known task name."""
     if task not in TASKS:
-        raise DataError(
-            f"unknown task {task!r}: use one of {', '.join(repr(t) for t in TASKS)}."
-        )
+        raise DataError(f"unknown task {task!r}: use one of {', '.join(repr(t) for t in TASKS)}.")
 
 
 def _is_number(series: pd.Series) -> bool:

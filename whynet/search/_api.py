@@ -85,7 +85,7 @@ def search(
     if x is not None or frame is not None:
         from whynet import data as data_module
 
-        common = {
+        common: dict[str, Any] = {
             "task": cfg.data.task,
             "val_fraction": cfg.data.val_fraction,
             "test_fraction": cfg.data.test_fraction,

@@ -124,7 +124,7 @@ def make_pruner(name: str, *, max_epochs: int) -> Any:
 def _grid_sampler(grid: dict[str, list[Any]], *, seed: int) -> Any:
     import optuna
 
-    class LoopGridSampler(optuna.samplers.GridSampler):  # type: ignore[misc]
+    class LoopGridSampler(optuna.samplers.GridSampler):
         """A grid sampler for an ask/tell loop.
 
         Optuna's ``GridSampler`` calls ``study.stop()`` when the grid is used

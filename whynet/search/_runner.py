@@ -130,9 +130,9 @@ def run_search(
     # Everything the user can get wrong is checked before anything is written.
     data = dataset if dataset is not None else load_dataset(config.data, seed=config.seed)
     spec = data.spec
-    space = SearchSpace.from_config(
-        config.space, max_epochs=config.training.max_epochs
-    ).for_input(is_image=spec.is_image, input_shape=spec.input_shape)
+    space = SearchSpace.from_config(config.space, max_epochs=config.training.max_epochs).for_input(
+        is_image=spec.is_image, input_shape=spec.input_shape
+    )
     sampler = make_sampler(config.search.sampler, seed=config.seed, space=space)
     pruner = make_pruner(config.search.pruner, max_epochs=config.training.max_epochs)
     check_storage(config.search.storage)
@@ -334,14 +334,15 @@ def _run_one_trial(
     else:
         result = trained.result
         values = (result.score, float(result.n_params)) if multi else (result.score,)
-        for key, value in (
+        attrs: tuple[tuple[str, Any], ...] = (
             ("best_epoch", result.best_epoch),
             ("epochs_run", result.epochs_run),
             ("train_seconds", round(result.train_seconds, 3)),
             ("n_params", result.n_params),
             ("score_name", result.score_name),
             ("whynet_state", "complete"),
-        ):
+        )
+        for key, value in attrs:
             trial.set_user_attr(key, value)
         if _is_better(result.score, best_value, maximize):
             # Saved before the trial is told, so that whichever trial the
@@ -422,7 +423,10 @@ def _finish(
         from whynet.search._result import _params_from_attr
 
         best_params = TrialParams(**_params_from_attr(best.user_attrs["whynet_params"]))
-        best_metrics = {score_name: best.values[0], "n_params": best.user_attrs["n_params"]}
+        best_metrics = {
+            score_name: float(best.values[0]),
+            "n_params": float(best.user_attrs["n_params"]),
+        }
         candidate = best.user_attrs.get("model_path")
         final = out_dir / "best_model.keras"
         if candidate and Path(candidate).is_file():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from whynet import __version__
 from whynet.data import DatasetSpec
@@ -15,10 +15,13 @@ from whynet.trainers import score_metric
 __all__ = ["OpenedStudy", "open_study", "study_directions"]
 
 
-def study_directions(spec: DatasetSpec, objectives: tuple[str, ...]) -> list[str]:
+def study_directions(
+    spec: DatasetSpec, objectives: tuple[str, ...]
+) -> list[Literal["maximize", "minimize"]]:
     """Optuna directions of the objectives: the score's, then smaller models."""
     _, direction = score_metric(spec.task)
-    return [direction] + ["minimize" for _ in objectives[1:]]
+    smaller: list[Literal["maximize", "minimize"]] = ["minimize" for _ in objectives[1:]]
+    return [direction, *smaller]
 
 
 @dataclass(frozen=True)

@@ -64,66 +64,102 @@ MAX_CNN_BLOCKS = 5
 
 PARAMETERS: dict[str, ParamDef] = {
     "architecture": ParamDef(
-        "str", Choice(("mlp", "cnn")), "Network family; cnn applies to image data only.",
+        "str",
+        Choice(("mlp", "cnn")),
+        "Network family; cnn applies to image data only.",
         allowed=ARCHITECTURES,
     ),
     "mlp_layers": ParamDef(
         "int", IntRange(1, 4), "Dense hidden layers of an MLP.", low=1, high=MAX_MLP_LAYERS
     ),
     "mlp_units": ParamDef(
-        "int", IntRange(16, 512, log=True), "Width of each MLP hidden layer (sampled per layer).",
-        low=1, high=8192,
+        "int",
+        IntRange(16, 512, log=True),
+        "Width of each MLP hidden layer (sampled per layer).",
+        low=1,
+        high=8192,
     ),
     "cnn_blocks": ParamDef(
-        "int", IntRange(1, 3), "Conv blocks of a CNN (conv, activation, pooling).",
-        low=1, high=MAX_CNN_BLOCKS,
+        "int",
+        IntRange(1, 3),
+        "Conv blocks of a CNN (conv, activation, pooling).",
+        low=1,
+        high=MAX_CNN_BLOCKS,
     ),
     "cnn_filters": ParamDef(
-        "int", Choice((16, 32, 64, 128)), "Filters of each conv block (sampled per block).",
-        low=1, high=4096,
+        "int",
+        Choice((16, 32, 64, 128)),
+        "Filters of each conv block (sampled per block).",
+        low=1,
+        high=4096,
     ),
     "cnn_kernel_size": ParamDef("int", Choice((3, 5)), "Conv kernel size.", low=1, high=15),
     "cnn_pooling": ParamDef(
         "str", Choice(("max", "avg")), "Pooling after each conv block.", allowed=POOLINGS
     ),
     "cnn_dense_units": ParamDef(
-        "int", IntRange(32, 256, log=True), "Width of the dense layer of a CNN's head.",
-        low=1, high=8192,
+        "int",
+        IntRange(32, 256, log=True),
+        "Width of the dense layer of a CNN's head.",
+        low=1,
+        high=8192,
     ),
     "activation": ParamDef(
-        "str", Choice(("relu", "sigmoid", "tanh", "gelu", "elu", "selu")),
-        "Activation of every hidden layer.", allowed=ACTIVATIONS,
+        "str",
+        Choice(("relu", "sigmoid", "tanh", "gelu", "elu", "selu")),
+        "Activation of every hidden layer.",
+        allowed=ACTIVATIONS,
     ),
     "regularization": ParamDef(
         "str", Choice(REGULARIZATIONS), "Weight penalty or dropout.", allowed=REGULARIZATIONS
     ),
     "l1": ParamDef(
-        "float", FloatRange(1e-6, 1e-2, log=True), "L1 strength (regularization l1 or l1_l2).",
-        low=0, high=1,
+        "float",
+        FloatRange(1e-6, 1e-2, log=True),
+        "L1 strength (regularization l1 or l1_l2).",
+        low=0,
+        high=1,
     ),
     "l2": ParamDef(
-        "float", FloatRange(1e-6, 1e-2, log=True), "L2 strength (regularization l2 or l1_l2).",
-        low=0, high=1,
+        "float",
+        FloatRange(1e-6, 1e-2, log=True),
+        "L2 strength (regularization l2 or l1_l2).",
+        low=0,
+        high=1,
     ),
     "dropout": ParamDef(
-        "float", FloatRange(0.05, 0.5), "Dropout rate (regularization dropout).",
-        low=0, high=1, high_exclusive=True,
+        "float",
+        FloatRange(0.05, 0.5),
+        "Dropout rate (regularization dropout).",
+        low=0,
+        high=1,
+        high_exclusive=True,
     ),
     "optimizer": ParamDef("str", Choice(OPTIMIZERS), "Optimizer.", allowed=OPTIMIZERS),
     "learning_rate": ParamDef(
-        "float", FloatRange(1e-4, 1e-1, log=True), "Learning rate of the optimizer.",
-        low=1e-12, high=10,
+        "float",
+        FloatRange(1e-4, 1e-1, log=True),
+        "Learning rate of the optimizer.",
+        low=1e-12,
+        high=10,
     ),
     "momentum": ParamDef(
-        "float", FloatRange(0.5, 0.99), "Momentum (optimizer sgd).", low=0, high=1,
+        "float",
+        FloatRange(0.5, 0.99),
+        "Momentum (optimizer sgd).",
+        low=0,
+        high=1,
         high_exclusive=True,
     ),
     "batch_size": ParamDef(
         "int", Choice((32, 128, 512)), "Training batch size.", low=1, high=1 << 20
     ),
     "epochs": ParamDef(
-        "int", Fixed(20), "Epoch budget of a trial (defaults to training.max_epochs).",
-        low=1, high=10_000,
+        "int",
+        Fixed(20),
+        "Epoch budget of a trial (defaults to training.max_epochs).",
+        low=1,
+        high=10_000,
     ),
 }
 
@@ -323,29 +359,31 @@ class SearchSpace:
     def sample(self, suggester: Suggester) -> TrialParams:
         """Sample one trial's parameters; conditional ones only when they apply."""
         d = self.domains
-        arch = d["architecture"].sample(suggester, "architecture")
+        arch = str(d["architecture"].sample(suggester, "architecture"))
         units: tuple[int, ...] = ()
         filters: tuple[int, ...] = ()
         kernel_size = pooling = dense_units = None
         if arch == "mlp":
-            n = d["mlp_layers"].sample(suggester, "mlp_layers")
+            n = int(d["mlp_layers"].sample(suggester, "mlp_layers"))
             units = tuple(int(d["mlp_units"].sample(suggester, f"mlp_units_{i}")) for i in range(n))
         else:
-            n = d["cnn_blocks"].sample(suggester, "cnn_blocks")
+            n = int(d["cnn_blocks"].sample(suggester, "cnn_blocks"))
             filters = tuple(
                 int(d["cnn_filters"].sample(suggester, f"cnn_filters_{i}")) for i in range(n)
             )
             kernel_size = int(d["cnn_kernel_size"].sample(suggester, "cnn_kernel_size"))
-            pooling = d["cnn_pooling"].sample(suggester, "cnn_pooling")
+            pooling = str(d["cnn_pooling"].sample(suggester, "cnn_pooling"))
             dense_units = int(d["cnn_dense_units"].sample(suggester, "cnn_dense_units"))
-        activation = d["activation"].sample(suggester, "activation")
-        reg = d["regularization"].sample(suggester, "regularization")
+        activation = str(d["activation"].sample(suggester, "activation"))
+        reg = str(d["regularization"].sample(suggester, "regularization"))
         l1 = float(d["l1"].sample(suggester, "l1")) if reg in ("l1", "l1_l2") else 0.0
         l2 = float(d["l2"].sample(suggester, "l2")) if reg in ("l2", "l1_l2") else 0.0
         dropout = float(d["dropout"].sample(suggester, "dropout")) if reg == "dropout" else 0.0
-        optimizer = d["optimizer"].sample(suggester, "optimizer")
+        optimizer = str(d["optimizer"].sample(suggester, "optimizer"))
         lr = float(d["learning_rate"].sample(suggester, "learning_rate"))
-        momentum = float(d["momentum"].sample(suggester, "momentum")) if optimizer == "sgd" else None
+        momentum = (
+            float(d["momentum"].sample(suggester, "momentum")) if optimizer == "sgd" else None
+        )
         batch_size = int(d["batch_size"].sample(suggester, "batch_size"))
         epochs = int(d["epochs"].sample(suggester, "epochs"))
         return TrialParams(
@@ -519,7 +557,9 @@ def _parse_range(key: str, raw: Mapping[str, Any]) -> Domain:
     high = _coerce_number(key, p.kind, raw["high"])
     log = raw.get("log", False)
     if not isinstance(log, bool):
-        raise ConfigError(f"invalid value for 'space.{key}.log': expected true or false, got {log!r}.")
+        raise ConfigError(
+            f"invalid value for 'space.{key}.log': expected true or false, got {log!r}."
+        )
     domain: Domain
     if p.kind == "int":
         step = _coerce_number(key, "int", raw.get("step", 1))

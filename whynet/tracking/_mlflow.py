@@ -26,7 +26,12 @@ logger = logging.getLogger("whynet.tracking")
 
 _MAX_METRICS, _MAX_PARAMS, _MAX_TAGS = 1000, 100, 100
 _PARAM_VALUE_LIMIT = 6000
-_STATUS = {"complete": "FINISHED", "pruned": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
+_STATUS = {
+    "complete": "FINISHED",
+    "pruned": "FINISHED",
+    "failed": "FAILED",
+    "interrupted": "KILLED",
+}
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -137,10 +142,20 @@ class MLflowTracker(BaseTracker):
                 "whynet.best_trial",
                 str(summary.best_trial_number),
             )
-        self._guard("log the results table", self.client.log_text, run,
-                    summary.results_table_csv, "results/trials.csv")
-        self._guard("log the results table", self.client.log_text, run,
-                    summary.results_table_markdown, "results/trials.md")
+        self._guard(
+            "log the results table",
+            self.client.log_text,
+            run,
+            summary.results_table_csv,
+            "results/trials.csv",
+        )
+        self._guard(
+            "log the results table",
+            self.client.log_text,
+            run,
+            summary.results_table_markdown,
+            "results/trials.md",
+        )
         status = {"finished": "FINISHED", "failed": "FAILED", "killed": "KILLED"}[summary.status]
         self._guard("end the search run", self.client.set_terminated, run, status=status)
 
@@ -205,8 +220,9 @@ class MLflowTracker(BaseTracker):
             self._guard(f"log trial {record.number}", self.client.log_batch, run_id, metrics=chunk)
         self._guard(f"log trial {record.number}", self.client.log_batch, run_id, tags=tags)
         if record.traceback:
-            self._guard("log the traceback", self.client.log_text, run_id,
-                        record.traceback, "traceback.txt")
+            self._guard(
+                "log the traceback", self.client.log_text, run_id, record.traceback, "traceback.txt"
+            )
         self._guard(
             f"end the run of trial {record.number}",
             self.client.set_terminated,
@@ -276,7 +292,11 @@ class MLflowTracker(BaseTracker):
 def _pip_requirements() -> list[str]:
     """Pinned requirements of the logged model, given so MLflow need not infer them."""
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    names = ["keras", "numpy", {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]]
+    names = [
+        "keras",
+        "numpy",
+        {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend],
+    ]
     reqs = []
     for name in names:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from whynet.trainers._builders import build_model, build_optimizer
 __all__ = ["KerasTrainer", "score_metric"]
 
 
-def score_metric(task: str) -> tuple[str, str]:
+def score_metric(task: str) -> tuple[str, Literal["maximize", "minimize"]]:
     """The validation metric a trial is scored on, and its direction."""
     if task == "classification":
         return "val_accuracy", "maximize"
@@ -39,7 +39,7 @@ def _make_callback(
     """
     import keras
 
-    class _EpochCallback(keras.callbacks.Callback):  # type: ignore[misc]
+    class _EpochCallback(keras.callbacks.Callback):
         def __init__(self) -> None:
             super().__init__()
             self.history: list[dict[str, float]] = []
