@@ -22,7 +22,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
-out = Console()
+# Piped output keeps whole table rows rather than Rich's 80-column default.
+out = Console() if Console().is_terminal else Console(width=200)
 
 EXIT_USER_ERROR = 2
 

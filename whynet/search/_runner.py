@@ -32,6 +32,7 @@ from whynet.search._study import open_study
 from whynet.spaces import SearchSpace, TrialParams
 from whynet.tracking import BaseTracker, NullTracker, SearchInfo, SearchSummary, TrialRecord
 from whynet.trainers import KerasTrainer, score_metric
+from whynet.trainers._backend import import_keras
 
 __all__ = ["prepare_backend", "run_search"]
 
@@ -63,6 +64,8 @@ def _quiet_libraries() -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # MLflow sets its loggers' levels from this variable when it is imported.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
@@ -176,6 +179,8 @@ def run_search(
         )
 
     tracker = _make_tracker(config)
+    _quiet_libraries()  # again: importing MLflow resets its loggers
+    import_keras()
     tracker.start_search(
         SearchInfo(
             study_name=config.study_name,
