@@ -63,6 +63,10 @@ def run(
     seed: Annotated[
         int | None, typer.Option(help="Seed of the split, sampler and training.")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Worker processes (default: one per GPU, else one using all cores)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Run (or resume) the search a config describes, then print the results."""
@@ -76,6 +80,7 @@ def run(
         "storage": storage,
         "tracking_uri": tracking_uri,
         "seed": seed,
+        "workers": workers,
     }
     try:
         cfg = whynet.load_config(config)

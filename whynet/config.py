@@ -21,6 +21,7 @@ from whynet.exceptions import ConfigError
 
 __all__ = [
     "DataConfig",
+    "ExecutionConfig",
     "RunConfig",
     "SearchConfig",
     "TrackingConfig",
@@ -150,6 +151,73 @@ class SearchConfig(_Model):
         return self
 
 
+class ExecutionConfig(_Model):
+    """Where trials run: worker processes pinned to device slots.
+
+    Attributes:
+        workers: Worker processes. ``auto`` is one per device slot: every GPU
+            (times ``trials_per_gpu``), or one worker using all CPU cores when
+            there is no GPU. A number on a CPU-only machine splits the cores
+            between that many workers.
+        devices: ``auto`` (every GPU, else the CPU), ``cpu``, or a list of
+            GPU ids (as ``nvidia-smi`` numbers them, in PCI bus order).
+        trials_per_gpu: Small trials packed on one GPU, each in its own worker
+            (GPU memory grows on demand instead of being preallocated).
+        gpus_per_trial: GPUs one trial spans, data-parallel
+            (``tf.distribute.MirroredStrategy`` on TensorFlow,
+            ``keras.distribution.DataParallel`` on JAX).
+        threads_per_worker: CPU threads of each worker; by default the cores
+            divided by the workers.
+        recycle_after_trials: A worker process is replaced by a fresh one after
+            this many trials (frameworks leak memory from trial to trial).
+        recycle_memory_growth: ... or when its resident memory exceeds this
+            multiple of its memory after its first trial.
+        recycle_memory_mb: ... or when its resident memory exceeds this many MiB.
+        in_process: Run a single CPU worker inside the calling process
+            (``auto``: yes when there is one CPU worker). Faster to start; no
+            recycling and no isolation.
+    """
+
+    workers: int | Literal["auto"] = "auto"
+    devices: Literal["auto", "cpu"] | tuple[int, ...] = "auto"
+    trials_per_gpu: int = Field(1, ge=1, le=64)
+    gpus_per_trial: int = Field(1, ge=1, le=64)
+    threads_per_worker: int | None = Field(None, ge=1)
+    recycle_after_trials: int | None = Field(50, ge=1)
+    recycle_memory_growth: float | None = Field(1.10, gt=1.0)
+    recycle_memory_mb: float | None = Field(None, gt=0)
+    in_process: bool | Literal["auto"] = "auto"
+
+    @field_validator("workers")
+    @classmethod
+    def _workers_positive(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"`workers` must be a positive integer or 'auto', but got {value}")
+        return value
+
+    @field_validator("devices")
+    @classmethod
+    def _gpu_ids(cls, value: Any) -> Any:
+        if isinstance(value, tuple) and (
+            not value or len(set(value)) != len(value) or min(value) < 0
+        ):
+            raise ValueError(
+                "`devices` must be 'auto', 'cpu' or a list of distinct GPU ids >= 0, "
+                f"but got {list(value)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _packing_or_spanning(self) -> ExecutionConfig:
+        if self.trials_per_gpu > 1 and self.gpus_per_trial > 1:
+            raise ValueError(
+                "`trials_per_gpu` packs several trials on one GPU and `gpus_per_trial` spreads "
+                "one trial over several; set one of them to 1 "
+                f"(got trials_per_gpu={self.trials_per_gpu}, gpus_per_trial={self.gpus_per_trial})"
+            )
+        return self
+
+
 class TrackingConfig(_Model):
     """Where MLflow mirrors the study.
 
@@ -181,6 +249,7 @@ class RunConfig(_Model):
         training: See :class:`TrainingConfig`.
         search: See :class:`SearchConfig`.
         tracking: See :class:`TrackingConfig`.
+        execution: See :class:`ExecutionConfig`.
         output_dir: Where the best model and the results table are written.
     """
 
@@ -191,6 +260,7 @@ class RunConfig(_Model):
     training: TrainingConfig = TrainingConfig()
     search: SearchConfig = SearchConfig()
     tracking: TrackingConfig = TrackingConfig()
+    execution: ExecutionConfig = ExecutionConfig()
     output_dir: str = "whynet-runs"
 
     @field_validator("study")

@@ -34,7 +34,7 @@ def test_mlp_learns_and_reports_every_epoch() -> None:
     # The model keeps the best epoch's weights: its validation accuracy is the score.
     pred = trained.model.predict(data.val.x, verbose=0).argmax(axis=1)
     assert np.mean(pred == data.val.y) == pytest.approx(result.score, abs=1e-6)
-    KerasTrainer.release()
+    KerasTrainer().release()
 
 
 def test_prune_signal_from_report_stops_training() -> None:
@@ -102,4 +102,4 @@ def test_cnn_builds_for_small_images_with_every_regularizer(pooling: str) -> Non
         )
         model = build_model(params, spec)
         assert model.output_shape == (None, 10)
-    KerasTrainer.release()
+    KerasTrainer().release()

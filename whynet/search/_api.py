@@ -21,6 +21,8 @@ _OVERRIDES = {
     "pruner": "search.pruner",
     "max_epochs": "training.max_epochs",
     "output_dir": "output_dir",
+    "workers": "execution.workers",
+    "backend": "training.backend",
 }
 
 
@@ -46,7 +48,7 @@ def search(
         progress: Show progress on standard error.
         **overrides: Shortcuts for common keys: ``trials``, ``timeout``,
             ``study``, ``storage``, ``tracking_uri``, ``seed``, ``sampler``,
-            ``pruner``, ``max_epochs``, ``output_dir``.
+            ``pruner``, ``max_epochs``, ``output_dir``, ``workers``, ``backend``.
 
     Returns:
         The best parameters, the best model, test metrics and the trials table.

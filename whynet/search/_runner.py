@@ -8,8 +8,7 @@ import shutil
 import socket
 import sys
 import time
-import traceback
-from collections.abc import Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +18,20 @@ from whynet._progress import NullProgress, SearchProgress
 from whynet._urls import mask_url
 from whynet.config import RunConfig
 from whynet.data import Dataset, load_dataset
-from whynet.exceptions import (
-    ConfigError,
-    FatalSearchError,
-    TrialFailedError,
-    TrialPrunedSignal,
-    UserError,
-)
+from whynet.exceptions import ConfigError, FatalSearchError, UserError
 from whynet.search._factories import check_storage, make_pruner, make_sampler, make_storage
+from whynet.search._launcher import Launcher
+from whynet.search._loop import Dispatcher, TrialLoop, best_complete
 from whynet.search._result import SearchResult, trials_frame
 from whynet.search._study import open_study
+from whynet.search._worker import default_trainer
 from whynet.spaces import SearchSpace, TrialParams
-from whynet.tracking import BaseTracker, NullTracker, SearchInfo, SearchSummary, TrialRecord
-from whynet.trainers import KerasTrainer, score_metric
+from whynet.tracking import BaseTracker, NullTracker, SearchInfo, SearchSummary
+from whynet.trainers import score_metric
 from whynet.trainers._backend import import_keras
+from whynet.trainers._devices import plan_slots
 
-__all__ = ["prepare_backend", "run_search"]
+__all__ = ["prepare_backend", "quiet_libraries", "run_search"]
 
 
 def prepare_backend(backend: str) -> None:
@@ -57,7 +54,7 @@ def prepare_backend(backend: str) -> None:
     os.environ["KERAS_BACKEND"] = backend
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     """Keep the libraries' per-trial chatter out of the user's terminal."""
     import logging
 
@@ -102,22 +99,11 @@ def _make_tracker(config: RunConfig) -> BaseTracker:
     )
 
 
-def _is_better(value: float, best: float | None, maximize: bool) -> bool:
-    return best is None or (value >= best if maximize else value <= best)
-
-
-def _best_complete(study: Any, maximize: bool) -> Any:
-    """The selected trial: best validation score, then fewer parameters."""
-    from optuna.trial import TrialState
-
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-    if not complete:
-        return None
-    sign = -1.0 if maximize else 1.0
-    return min(
-        complete,
-        key=lambda t: (sign * t.values[0], t.user_attrs.get("n_params", 0), t.number),
-    )
+def _in_process(config: RunConfig, slots: list[Any]) -> bool:
+    mode = config.execution.in_process
+    if mode == "auto":
+        return len(slots) == 1 and slots[0].kind == "cpu"
+    return bool(mode)
 
 
 def run_search(
@@ -126,10 +112,20 @@ def run_search(
     dataset: Dataset | None = None,
     progress: bool = True,
     stream: Any = None,
+    trainer_factory: Callable[..., Any] | None = None,
 ) -> SearchResult:
-    """Run the search that ``config`` describes. See :func:`whynet.search`."""
+    """Run the search that ``config`` describes. See :func:`whynet.search`.
+
+    Args:
+        config: The validated run config.
+        dataset: Data to use instead of ``config.data``.
+        progress: Show progress (a live display on a terminal).
+        stream: Where progress goes (standard error by default).
+        trainer_factory: ``factory(config, slot) -> trainer``, a module-level
+            function when workers run in their own processes.
+    """
     prepare_backend(config.training.backend)
-    _quiet_libraries()
+    quiet_libraries()
     # Everything the user can get wrong is checked before anything is written.
     data = dataset if dataset is not None else load_dataset(config.data, seed=config.seed)
     spec = data.spec
@@ -138,6 +134,7 @@ def run_search(
     )
     sampler = make_sampler(config.search.sampler, seed=config.seed, space=space)
     pruner = make_pruner(config.search.pruner, max_epochs=config.training.max_epochs)
+    slots = plan_slots(config.execution)
     check_storage(config.search.storage)
     _check_output_dir(config.output_path)
     if config.tracking.enabled:
@@ -145,7 +142,6 @@ def run_search(
 
     score_name, direction = score_metric(spec.task)
     maximize = direction == "maximize"
-    multi = len(config.search.objectives) > 1
     opened = open_study(
         storage=make_storage(config.search.storage),
         study_name=config.study_name,
@@ -159,28 +155,32 @@ def run_search(
     out_dir = config.output_path
     (out_dir / "models").mkdir(parents=True, exist_ok=True)
 
-    reporter_cls = SearchProgress if progress else NullProgress
-    reporter = reporter_cls(
+    reporter = (SearchProgress if progress else NullProgress)(
         total=config.search.trials,
         timeout=config.search.timeout,
         score_name=score_name,
         stream=stream,
     )
+    where = mask_url(config.search.storage)
     if opened.resumed:
         reporter.message(
             f"Resuming study {config.study_name!r} ({opened.existing_trials} earlier trials) "
-            f"in {mask_url(config.search.storage)}; adding {config.search.trials} trials."
+            f"in {where}; adding {config.search.trials} trials."
         )
     else:
         reporter.message(
-            f"New study {config.study_name!r} in {mask_url(config.search.storage)}: "
-            f"{config.search.trials} trials on {spec.name} ({spec.n_train} train / "
-            f"{spec.n_val} validation / {spec.n_test} test rows)."
+            f"New study {config.study_name!r} in {where}: {config.search.trials} trials on "
+            f"{spec.name} ({spec.n_train} train / {spec.n_val} validation / {spec.n_test} "
+            "test rows)."
+        )
+    in_process = _in_process(config, slots)
+    if not in_process:
+        reporter.message(
+            f"{len(slots)} workers: " + ", ".join(f"w{s.index} on {s.label}" for s in slots)
         )
 
     tracker = _make_tracker(config)
-    _quiet_libraries()  # again: importing MLflow resets its loggers
-    import_keras()
+    quiet_libraries()  # again: importing MLflow resets its loggers
     tracker.start_search(
         SearchInfo(
             study_name=config.study_name,
@@ -195,56 +195,46 @@ def run_search(
             storage=config.search.storage,
         )
     )
-    trainer = KerasTrainer(early_stopping_patience=config.training.early_stopping_patience)
-    placement = {
-        "worker": f"{socket.gethostname()}:{os.getpid()}",
-        "host": socket.gethostname(),
-        "backend": config.training.backend,
-        "device": trainer.device,
-    }
-    training_data = data.training_data()
-    counts = {"complete": 0, "pruned": 0, "failed": 0}
-    best = _best_complete(study, maximize)
-    best_value: float | None = best.values[0] if best is not None else None
-    deadline = (
-        time.monotonic() + config.search.timeout if config.search.timeout is not None else None
+    dispatcher = Dispatcher(
+        tracker=tracker,
+        reporter=reporter,
+        score_name=score_name,
+        max_consecutive_failures=config.search.max_consecutive_failures,
     )
+    deadline = time.time() + config.search.timeout if config.search.timeout else None
     status = "finished"
-    consecutive_failures = 0
     with reporter:
         try:
-            for _ in range(config.search.trials):
-                if deadline is not None and time.monotonic() >= deadline:
-                    reporter.message("Time budget reached; no new trials are started.")
-                    break
-                if hasattr(sampler, "is_exhausted") and sampler.is_exhausted(study):
-                    reporter.message("Every point of the grid has been tried; the search ends.")
-                    break
-                state, best_value = _run_one_trial(
+            if in_process:
+                _run_in_process(
+                    config=config,
+                    slot=slots[0],
                     study=study,
+                    sampler=sampler,
                     space=space,
-                    trainer=trainer,
-                    data=training_data,
-                    tracker=tracker,
-                    reporter=reporter,
-                    placement=placement,
-                    seed=config.seed,
-                    multi=multi,
-                    maximize=maximize,
-                    best_value=best_value,
-                    models_dir=out_dir / "models",
+                    data=data,
+                    dispatcher=dispatcher,
+                    deadline=deadline,
+                    trainer_factory=trainer_factory,
                 )
-                counts[state] += 1
-                consecutive_failures = consecutive_failures + 1 if state == "failed" else 0
-                if consecutive_failures >= config.search.max_consecutive_failures:
-                    status = "failed"
-                    raise FatalSearchError(
-                        f"{consecutive_failures} trials failed in a row; the search stops. "
-                        "See the fail reasons in the results table or MLflow, then fix the "
-                        "space (e.g. lower the learning rate range) or the data."
-                    )
+            else:
+                Launcher(
+                    config=config,
+                    slots=slots,
+                    dataset=data,
+                    study=study,
+                    dispatcher=dispatcher,
+                    deadline=deadline,
+                    trainer_factory=trainer_factory,
+                    on_message=reporter.message,
+                ).run()
+            if deadline is not None and time.time() >= deadline:
+                reporter.message("Time budget reached; no new trials were started after it.")
         except KeyboardInterrupt:
             status = "killed"
+            raise
+        except FatalSearchError:
+            status = "failed"
             raise
         finally:
             result = _finish(
@@ -252,135 +242,65 @@ def run_search(
                 study=study,
                 data=data,
                 tracker=tracker,
-                reporter=reporter,
-                counts=counts,
+                counts=dispatcher.counts,
                 maximize=maximize,
                 score_name=score_name,
                 resumed=opened.resumed,
                 status=status,
+                hide_gpus=not in_process,
             )
     return result
 
 
-def _run_one_trial(
+def _run_in_process(
     *,
+    config: RunConfig,
+    slot: Any,
     study: Any,
+    sampler: Any,
     space: SearchSpace,
-    trainer: KerasTrainer,
-    data: Any,
-    tracker: BaseTracker,
-    reporter: SearchProgress,
-    placement: Mapping[str, str],
-    seed: int,
-    multi: bool,
-    maximize: bool,
-    best_value: float | None,
-    models_dir: Path,
-) -> tuple[str, float | None]:
-    from optuna.trial import TrialState
+    data: Dataset,
+    dispatcher: Dispatcher,
+    deadline: float | None,
+    trainer_factory: Callable[..., Any] | None,
+) -> None:
+    """One CPU worker inside this process: no start-up cost, no isolation."""
+    import_keras()
+    left = [config.search.trials]
 
-    trial = study.ask()
-    params = space.sample(trial)
-    number = trial.number
-    trial.set_user_attr("whynet_params", params.to_dict())
-    for key, value in placement.items():
-        trial.set_user_attr(key, value)
-    tracker.start_trial(number, params, placement)
-    reporter.trial_started(number, params.short_name())
-    history: list[dict[str, float]] = []
-    score_name = score_metric(data.spec.task)[0]
+    def claim() -> bool:
+        if left[0] <= 0:
+            return False
+        left[0] -= 1
+        return True
 
-    def report(epoch: int, metrics: Mapping[str, float]) -> None:
-        history.append(dict(metrics))
-        if multi:
-            return
-        trial.report(metrics[score_name], step=epoch)
-        if trial.should_prune():
-            raise TrialPrunedSignal(epoch)
-
-    start = time.perf_counter()
-    record_kwargs: dict[str, Any] = {}
-    try:
-        trained = trainer.fit(params, data, report=report, seed=seed + number)
-    except TrialPrunedSignal as signal:
-        state = "pruned"
-        trial.set_user_attr("whynet_state", state)
-        trial.set_user_attr("epochs_run", signal.epoch)
-        study.tell(trial, state=TrialState.PRUNED)
-    except KeyboardInterrupt:
-        trial.set_user_attr("whynet_state", "failed")
-        trial.set_user_attr("fail_reason", "interrupted")
-        study.tell(trial, state=TrialState.FAIL)
-        tracker.end_trial(
-            TrialRecord(
-                number=number,
-                params=params,
-                state="interrupted",
-                history=history,
-                duration_s=time.perf_counter() - start,
-                reason="interrupted",
-                placement=placement,
-            )
-        )
-        raise
-    except Exception as exc:
-        state = "failed"
-        reason = exc.reason if isinstance(exc, TrialFailedError) else "error"
-        message = f"{type(exc).__name__}: {exc}"
-        trial.set_user_attr("whynet_state", state)
-        trial.set_user_attr("fail_reason", reason)
-        trial.set_user_attr("error", message[:2000])
-        study.tell(trial, state=TrialState.FAIL)
-        record_kwargs = {
-            "reason": reason,
-            "message": message,
-            "traceback": traceback.format_exc(),
-        }
-    else:
-        result = trained.result
-        values = (result.score, float(result.n_params)) if multi else (result.score,)
-        attrs: tuple[tuple[str, Any], ...] = (
-            ("best_epoch", result.best_epoch),
-            ("epochs_run", result.epochs_run),
-            ("train_seconds", round(result.train_seconds, 3)),
-            ("n_params", result.n_params),
-            ("score_name", result.score_name),
-            ("whynet_state", "complete"),
-        )
-        for key, value in attrs:
-            trial.set_user_attr(key, value)
-        if _is_better(result.score, best_value, maximize):
-            # Saved before the trial is told, so that whichever trial the
-            # study ranks best always has its model on disk.
-            path = models_dir / f"trial-{number:05d}.keras"
-            trained.model.save(path)
-            trial.set_user_attr("model_path", str(path))
-            best_value = result.score
-        study.tell(trial, values=list(values))
-        state = "complete"
-        record_kwargs = {"result": result, "values": values}
-    finally:
-        trainer.release()
-    duration = time.perf_counter() - start
-    tracker.end_trial(
-        TrialRecord(
-            number=number,
-            params=params,
-            state=state,  # type: ignore[arg-type]
-            history=history,
-            duration_s=duration,
-            placement=placement,
-            **record_kwargs,
-        )
+    host = socket.gethostname()
+    placement = {
+        "worker": "w0",
+        "host": host,
+        "pid": str(os.getpid()),
+        "backend": config.training.backend,
+        "device": slot.label,
+    }
+    trainer = (trainer_factory or default_trainer)(config, slot)
+    loop = TrialLoop(
+        study=study,
+        sampler=sampler,
+        space=space,
+        trainer=trainer,
+        data=data.training_data(),
+        seed=config.seed,
+        multi_objective=len(config.search.objectives) > 1,
+        models_dir=config.output_path / "models",
+        placement=placement,
+        emit=dispatcher.handle,
+        claim=claim,
+        deadline=deadline,
+        worker="w0",
     )
-    if state == "complete":
-        detail = f"{score_name}={record_kwargs['result'].score:.4f} in {duration:.1f}s"
-    elif state == "pruned":
-        detail = f"after {len(history)} epochs"
-    else:
-        detail = f"{record_kwargs['reason']}: {record_kwargs['message'][:200]}"
-    reporter.trial_finished(number, state, f"{params.short_name()} {detail}", best_value)
-    return state, best_value
+    reason = loop.run()
+    if reason == "exhausted":
+        dispatcher.reporter.message("Every point of the grid has been tried; the search ends.")
 
 
 def _evaluate_test(model: Any, data: Dataset) -> dict[str, float]:
@@ -408,18 +328,22 @@ def _finish(
     study: Any,
     data: Dataset,
     tracker: BaseTracker,
-    reporter: SearchProgress,
     counts: dict[str, int],
     maximize: bool,
     score_name: str,
     resumed: bool,
     status: str,
+    hide_gpus: bool,
 ) -> SearchResult:
     """Select the best trial, test it once, write and log the outputs."""
-    import keras
+    if hide_gpus and "keras" not in sys.modules:
+        # Workers trained on the GPUs; testing one model here needs none, and
+        # the framework would otherwise reserve GPU memory in this process.
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    keras = import_keras()
 
     out_dir = config.output_path
-    best = _best_complete(study, maximize)
+    best = best_complete(study, maximize)
     test_metrics: dict[str, float] = {}
     best_model_path: Path | None = None
     best_params: TrialParams | None = None

@@ -67,3 +67,7 @@ class BaseTrainer(Protocol):
     ) -> TrainedModel:
         """Train a model for ``params`` on ``data`` and return it with its result."""
         ...
+
+    def release(self) -> None:
+        """Free what the last trial left behind (graphs, device memory)."""
+        ...

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 
 from whynet.data import TrainingData
-from whynet.exceptions import TrialFailedError
+from whynet.exceptions import ConfigError, TrialFailedError
 from whynet.spaces import TrialParams
 from whynet.trainers._base import ReportFn, TrainedModel, TrialResult
 from whynet.trainers._builders import build_model, build_optimizer
@@ -85,15 +86,68 @@ class KerasTrainer:
         early_stopping_patience: Epochs without improvement before a trial
             stops; ``0`` turns early stopping off.
         device: A label of the device this trainer's process uses.
+        distribute: Train data-parallel over the process's devices:
+            ``tf.distribute.MirroredStrategy`` on TensorFlow,
+            ``keras.distribution.DataParallel`` on JAX. The global batch is
+            the sampled batch size and the learning rate is left as sampled.
+        devices: The devices to spread over (e.g. ``["/cpu:0", "/cpu:1"]``
+            on TensorFlow, ``["cpu:0", "cpu:1"]`` on JAX); all visible
+            devices when ``None``.
+        callbacks: Makes extra Keras callbacks for each fit (e.g. TensorBoard).
 
     Example:
         >>> trainer = KerasTrainer(early_stopping_patience=5)
         >>> trained = trainer.fit(params, data, report=lambda e, m: None, seed=0)  # doctest: +SKIP
     """
 
-    def __init__(self, *, early_stopping_patience: int = 5, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        *,
+        early_stopping_patience: int = 5,
+        device: str = "cpu",
+        distribute: bool = False,
+        devices: Sequence[str] | None = None,
+        callbacks: Callable[[], list[Any]] | None = None,
+    ) -> None:
         self.early_stopping_patience = early_stopping_patience
         self.device = device
+        self.distribute = distribute
+        self.devices = list(devices) if devices is not None else None
+        self._strategy: Any = None
+        self.callbacks = callbacks
+
+    def _distribution_scope(self) -> Any:
+        """A context in which to build and compile a data-parallel model."""
+        if not self.distribute:
+            return contextlib.nullcontext()
+        import keras
+
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            if self._strategy is None:
+                self._strategy = tf.distribute.MirroredStrategy(devices=self.devices)
+            return self._strategy.scope()
+        if backend == "jax":
+            devices = self.devices or keras.distribution.list_devices()
+            keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+            return contextlib.nullcontext()
+        raise ConfigError(
+            f"training one trial over several devices is supported on the tensorflow and jax "
+            f"backends, not on {backend!r}. Set `execution.gpus_per_trial: 1`."
+        )
+
+    @property
+    def replicas(self) -> int:
+        """Devices one trial trains on."""
+        if not self.distribute:
+            return 1
+        if self._strategy is not None:
+            return int(self._strategy.num_replicas_in_sync)
+        import keras
+
+        return len(self.devices or keras.distribution.list_devices())
 
     def fit(
         self,
@@ -124,17 +178,18 @@ class KerasTrainer:
         keras.utils.set_random_seed(seed)
         spec = data.spec
         score_name, direction = score_metric(spec.task)
-        if spec.task == "classification":
-            loss = "sparse_categorical_crossentropy"
-            metrics: list[Any] = ["accuracy"]
-            model = build_model(params, spec)
-        else:
-            loss = "mse"
-            metrics = [keras.metrics.RootMeanSquaredError(name="rmse")]
-            y = data.train.y.astype(np.float64)
-            std = float(y.std()) or 1.0
-            model = build_model(params, spec, target_mean=float(y.mean()), target_std=std)
-        model.compile(optimizer=build_optimizer(params), loss=loss, metrics=metrics)
+        with self._distribution_scope():
+            if spec.task == "classification":
+                loss = "sparse_categorical_crossentropy"
+                metrics: list[Any] = ["accuracy"]
+                model = build_model(params, spec)
+            else:
+                loss = "mse"
+                metrics = [keras.metrics.RootMeanSquaredError(name="rmse")]
+                y = data.train.y.astype(np.float64)
+                std = float(y.std()) or 1.0
+                model = build_model(params, spec, target_mean=float(y.mean()), target_std=std)
+            model.compile(optimizer=build_optimizer(params), loss=loss, metrics=metrics)
         callback = _make_callback(
             score_name=score_name,
             maximize=direction == "maximize",
@@ -148,7 +203,7 @@ class KerasTrainer:
                 batch_size=params.batch_size,
                 epochs=params.epochs,
                 validation_data=(data.val.x, data.val.y),
-                callbacks=[callback],
+                callbacks=[callback, *(self.callbacks() if self.callbacks else [])],
                 shuffle=True,
                 verbose=0,
             )
@@ -156,7 +211,9 @@ class KerasTrainer:
             raise TrialFailedError("oom", f"out of host memory: {exc}") from exc
         except Exception as exc:
             if _is_oom(exc):
-                raise TrialFailedError("oom", f"out of device memory: {exc}") from exc
+                raise TrialFailedError(
+                    "oom", f"out of device memory ({type(exc).__name__}): {exc}"
+                ) from exc
             raise
         if callback.best_weights is not None:
             model.set_weights(callback.best_weights)
@@ -175,8 +232,7 @@ class KerasTrainer:
         )
         return TrainedModel(result=result, model=model)
 
-    @staticmethod
-    def release() -> None:
+    def release(self) -> None:
         """Free the framework's graph and memory between trials."""
         import keras
 

@@ -1,0 +1,127 @@
+"""Scaling (trials per hour with 1 and 2 workers) and worker memory over many trials."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks._measure import RssSampler
+from benchmarks._tools import workers_available
+
+
+def _fixed_config(
+    *, workdir: Path, study: str, trials: int, epochs: int, units: int, batch_size: int
+) -> dict[str, Any]:
+    """A whynet config whose every trial trains the same small MLP, unpruned."""
+    return {
+        "study": study,
+        "data": {"source": "digits"},
+        "space": {
+            "architecture": "mlp",
+            "mlp_layers": 2 if units >= 128 else 1,
+            "mlp_units": units,
+            "activation": "relu",
+            "regularization": "none",
+            "optimizer": "adam",
+            "learning_rate": 1e-3,
+            "batch_size": batch_size,
+        },
+        "training": {"max_epochs": epochs, "early_stopping_patience": 0},
+        "search": {
+            "trials": trials,
+            "pruner": "none",
+            "storage": str(workdir / "whynet.journal"),
+        },
+        "tracking": {"uri": f"sqlite:///{workdir / 'mlflow.db'}"},
+        "output_dir": str(workdir / "whynet-runs"),
+    }
+
+
+def _trials(workdir: Path, study: str) -> list[Any]:
+    import optuna
+
+    from whynet.search import make_storage
+
+    return optuna.load_study(
+        study_name=study, storage=make_storage(str(workdir / "whynet.journal"))
+    ).trials
+
+
+def run_scaling(*, workdir: Path, workers: int, trials: int, epochs: int) -> dict[str, Any]:
+    """Trials per hour of identical trials (MLP 2x128, batch 32) with ``workers`` workers.
+
+    Two rates: over the whole ``whynet.search`` call (start-up and the final
+    selection included), and over the trials alone (first trial started to
+    last trial finished, from the study).
+    """
+    if workers > 1 and not workers_available():
+        return {"status": "not_available", "note": "whynet has no `execution.workers` option yet"}
+    import whynet
+
+    config = _fixed_config(
+        workdir=workdir, study="scaling", trials=trials, epochs=epochs, units=128, batch_size=32
+    )
+    if workers > 1:
+        config["execution"] = {"workers": workers}
+    start = time.perf_counter()
+    whynet.search(config, progress=False)
+    wall = time.perf_counter() - start
+    done = [t for t in _trials(workdir, "scaling") if t.datetime_complete is not None]
+    span = (
+        (max(t.datetime_complete for t in done) - min(t.datetime_start for t in done))
+        .total_seconds()
+        if done
+        else None
+    )
+    return {
+        "status": "ok",
+        "workers": workers,
+        "trials": len(done),
+        "epochs": epochs,
+        "wall_s": wall,
+        "trials_span_s": span,
+        "trials_per_hour": len(done) / wall * 3600,
+        "trials_per_hour_span": len(done) / span * 3600 if span else None,
+    }
+
+
+def run_memory(*, workdir: Path, trials: int, reference_trial: int) -> dict[str, Any]:
+    """Resident memory of a single-process whynet search over many small trials.
+
+    whynet runs one CPU worker inside the calling process, so this process
+    *is* the worker. A sampler thread records its RSS; each trial's figure
+    is the first sample after the trial finished (from the study's times).
+    """
+    import whynet
+
+    config = _fixed_config(
+        workdir=workdir, study="memory", trials=trials, epochs=2, units=32, batch_size=128
+    )
+    with RssSampler(interval_s=0.05) as rss:
+        start = time.perf_counter()
+        whynet.search(config, progress=False)
+        wall = time.perf_counter() - start
+    series: list[dict[str, float]] = []
+    for t in _trials(workdir, "memory"):
+        if t.datetime_complete is None:
+            continue
+        sample = rss.at(t.datetime_complete.timestamp())
+        if sample is not None:
+            series.append(
+                {"trial": t.number + 1, "rss_mb": sample.self_mb, "tree_mb": sample.tree_mb}
+            )
+    by_trial = {s["trial"]: s for s in series}
+    ref = by_trial.get(reference_trial)
+    last = series[-1] if series else None
+    return {
+        "status": "ok",
+        "trials": len(series),
+        "wall_s": wall,
+        "reference_trial": reference_trial,
+        "rss_reference_mb": ref["rss_mb"] if ref else None,
+        "rss_last_mb": last["rss_mb"] if last else None,
+        "last_trial": last["trial"] if last else None,
+        "growth": last["rss_mb"] / ref["rss_mb"] if ref and last else None,
+        "series": series,
+    }

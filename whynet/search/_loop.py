@@ -1,0 +1,362 @@
+"""The trial loop a worker runs, and the events it sends to whoever watches.
+
+A worker owns its loop (Optuna's ask/tell): it asks the shared study for a
+trial, samples the space, trains, tells the study the outcome and sends two
+plain events, :class:`TrialStarted` and :class:`TrialEnded`. Whoever receives
+them (the :class:`Dispatcher`, in the launcher process or in the same process)
+mirrors them into MLflow and the progress display, so that only one process
+writes to MLflow and a slow tracking server never slows training.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from whynet._progress import SearchProgress
+from whynet.data import TrainingData
+from whynet.exceptions import FatalSearchError, TrialFailedError, TrialPrunedSignal
+from whynet.spaces import SearchSpace, TrialParams
+from whynet.tracking import BaseTracker, TrialRecord
+from whynet.trainers import BaseTrainer, score_metric
+
+__all__ = [
+    "Dispatcher",
+    "TrialEnded",
+    "TrialLoop",
+    "TrialStarted",
+    "WorkerExited",
+    "best_complete",
+    "fail_running_trial",
+]
+
+
+@dataclass(frozen=True)
+class TrialStarted:
+    """A worker began a trial."""
+
+    worker: str
+    number: int
+    trial_id: int
+    params: TrialParams
+    placement: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrialEnded:
+    """A worker finished a trial (in any state)."""
+
+    worker: str
+    record: TrialRecord
+    best_value: float | None
+
+
+@dataclass(frozen=True)
+class WorkerExited:
+    """A worker left its loop; ``reason`` says why (done, recycle, oom, ...)."""
+
+    worker: str
+    reason: str
+    trials: int = 0
+    rss_mb: float = 0.0
+
+
+Event = TrialStarted | TrialEnded | WorkerExited
+
+
+def best_complete(study: Any, maximize: bool) -> Any:
+    """The selected trial: best validation score, then fewer parameters."""
+    from optuna.trial import TrialState
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        return None
+    sign = -1.0 if maximize else 1.0
+    return min(
+        complete,
+        key=lambda t: (sign * t.values[0], t.user_attrs.get("n_params", 0), t.number),
+    )
+
+
+def _is_better(value: float, best: float | None, maximize: bool) -> bool:
+    return best is None or (value >= best if maximize else value <= best)
+
+
+class TrialLoop:
+    """Runs trials of one study in this process until told to stop.
+
+    Args:
+        study: The Optuna study (shared through its storage).
+        sampler: The study's sampler (asked whether a grid is used up).
+        space: The search space, already fitted to the data's shape.
+        trainer: Trains one trial.
+        data: Training and validation splits.
+        seed: Trial ``n`` trains with seed ``seed + n``.
+        multi_objective: Whether the study also minimizes the parameter count.
+        models_dir: Where a trial's model is saved when it is the best so far.
+        placement: Worker, host, backend and device, recorded on every trial.
+        emit: Receives the events.
+        claim: Returns whether another trial may start (takes a ticket).
+        deadline: A ``time.time()`` after which no trial starts.
+        worker: This worker's name.
+    """
+
+    def __init__(
+        self,
+        *,
+        study: Any,
+        sampler: Any,
+        space: SearchSpace,
+        trainer: BaseTrainer,
+        data: TrainingData,
+        seed: int,
+        multi_objective: bool,
+        models_dir: Path,
+        placement: Mapping[str, str],
+        emit: Callable[[Event], None],
+        claim: Callable[[], bool],
+        deadline: float | None = None,
+        worker: str = "main",
+    ) -> None:
+        self.study = study
+        self.sampler = sampler
+        self.space = space
+        self.trainer = trainer
+        self.data = data
+        self.seed = seed
+        self.multi = multi_objective
+        self.models_dir = models_dir
+        self.placement = dict(placement)
+        self.emit = emit
+        self.claim = claim
+        self.deadline = deadline
+        self.worker = worker
+        self.score_name, direction = score_metric(data.spec.task)
+        self.maximize = direction == "maximize"
+        self.trials_run = 0
+
+    def stop_reason(self) -> str | None:
+        """Why no further trial should start, if so."""
+        if self.deadline is not None and time.time() >= self.deadline:
+            return "deadline"
+        if hasattr(self.sampler, "is_exhausted") and self.sampler.is_exhausted(self.study):
+            return "exhausted"
+        return None
+
+    def run(
+        self,
+        *,
+        max_trials: int | None = None,
+        should_recycle: Callable[[], bool] | None = None,
+        stop_on_oom: bool = False,
+    ) -> str:
+        """Run trials until there is no ticket left or a limit is reached.
+
+        Returns:
+            Why the loop ended: ``done``, ``deadline``, ``exhausted``,
+            ``recycle`` or ``oom``.
+        """
+        while True:
+            reason = self.stop_reason()
+            if reason is not None:
+                return reason
+            if not self.claim():
+                return "done"
+            _, fail_reason = self.run_one()
+            self.trials_run += 1
+            if stop_on_oom and fail_reason == "oom":
+                return "oom"
+            if max_trials is not None and self.trials_run >= max_trials:
+                return "recycle"
+            if should_recycle is not None and should_recycle():
+                return "recycle"
+
+    def _best_value(self) -> float | None:
+        best = best_complete(self.study, self.maximize)
+        return float(best.values[0]) if best is not None else None
+
+    def run_one(self) -> tuple[str, str | None]:
+        """Ask, train, tell and report one trial; returns its state and fail reason."""
+        from optuna.trial import TrialState
+
+        trial = self.study.ask()
+        params = self.space.sample(trial)
+        number = trial.number
+        trial.set_user_attr("whynet_params", params.to_dict())
+        for key, value in self.placement.items():
+            trial.set_user_attr(key, value)
+        self.emit(TrialStarted(self.worker, number, trial._trial_id, params, self.placement))
+        history: list[dict[str, float]] = []
+        score_name = self.score_name
+
+        def report(epoch: int, metrics: Mapping[str, float]) -> None:
+            history.append(dict(metrics))
+            if self.multi:
+                return
+            trial.report(metrics[score_name], step=epoch)
+            if trial.should_prune():
+                raise TrialPrunedSignal(epoch)
+
+        start = time.perf_counter()
+        extra: dict[str, Any] = {}
+        state = "failed"
+        try:
+            trained = self.trainer.fit(params, self.data, report=report, seed=self.seed + number)
+        except TrialPrunedSignal as signal:
+            state = "pruned"
+            trial.set_user_attr("whynet_state", state)
+            trial.set_user_attr("epochs_run", signal.epoch)
+            self.study.tell(trial, state=TrialState.PRUNED)
+        except KeyboardInterrupt:
+            trial.set_user_attr("whynet_state", "failed")
+            trial.set_user_attr("fail_reason", "interrupted")
+            self.study.tell(trial, state=TrialState.FAIL)
+            record = TrialRecord(
+                number=number,
+                params=params,
+                state="interrupted",
+                history=history,
+                duration_s=time.perf_counter() - start,
+                reason="interrupted",
+                message="the search was interrupted",
+                placement=self.placement,
+            )
+            self.emit(TrialEnded(self.worker, record, None))
+            raise
+        except Exception as exc:
+            reason = exc.reason if isinstance(exc, TrialFailedError) else "error"
+            message = f"{type(exc).__name__}: {exc}"
+            trial.set_user_attr("whynet_state", "failed")
+            trial.set_user_attr("fail_reason", reason)
+            trial.set_user_attr("error", message[:2000])
+            self.study.tell(trial, state=TrialState.FAIL)
+            extra = {"reason": reason, "message": message, "traceback": traceback.format_exc()}
+        else:
+            result = trained.result
+            if not math.isfinite(result.score):
+                raise FatalSearchError(f"trial {number} returned a non-finite score")
+            values = (result.score, float(result.n_params)) if self.multi else (result.score,)
+            attrs: tuple[tuple[str, Any], ...] = (
+                ("best_epoch", result.best_epoch),
+                ("epochs_run", result.epochs_run),
+                ("train_seconds", round(result.train_seconds, 3)),
+                ("n_params", result.n_params),
+                ("score_name", result.score_name),
+                ("device", result.device),
+                ("whynet_state", "complete"),
+            )
+            for key, value in attrs:
+                trial.set_user_attr(key, value)
+            if _is_better(result.score, self._best_value(), self.maximize):
+                # Saved before the trial is told, so that whichever trial the
+                # study ranks best always has its model on disk.
+                path = self.models_dir / f"trial-{number:05d}.keras"
+                trained.model.save(path)
+                trial.set_user_attr("model_path", str(path))
+            self.study.tell(trial, values=list(values))
+            state = "complete"
+            extra = {"result": result, "values": values}
+        finally:
+            self.trainer.release()
+        record = TrialRecord(
+            number=number,
+            params=params,
+            state=state,  # type: ignore[arg-type]
+            history=history,
+            duration_s=time.perf_counter() - start,
+            placement=self.placement,
+            **extra,
+        )
+        self.emit(TrialEnded(self.worker, record, self._best_value()))
+        return state, extra.get("reason")
+
+
+def fail_running_trial(study: Any, trial_id: int, reason: str) -> bool:
+    """Mark a trial that its worker left RUNNING as failed with ``reason``.
+
+    Returns:
+        Whether the trial was still running (and is now failed).
+    """
+    from optuna.trial import TrialState
+
+    storage = study._storage
+    try:
+        if storage.get_trial(trial_id).state != TrialState.RUNNING:
+            return False
+        storage.set_trial_user_attr(trial_id, "whynet_state", "failed")
+        storage.set_trial_user_attr(trial_id, "fail_reason", reason)
+        return bool(storage.set_trial_state_values(trial_id, TrialState.FAIL))
+    except RuntimeError:
+        # Another process finished it in between.
+        return False
+
+
+class Dispatcher:
+    """Receives worker events: mirrors them to the tracker and the display.
+
+    It also counts outcomes and stops the search after too many failures in
+    a row, by raising :class:`FatalSearchError`.
+    """
+
+    def __init__(
+        self,
+        *,
+        tracker: BaseTracker,
+        reporter: SearchProgress,
+        score_name: str,
+        max_consecutive_failures: int,
+    ) -> None:
+        self.tracker = tracker
+        self.reporter = reporter
+        self.score_name = score_name
+        self.max_consecutive_failures = max_consecutive_failures
+        self.counts = {"complete": 0, "pruned": 0, "failed": 0}
+        self.consecutive_failures = 0
+        self.running: dict[str, TrialStarted] = {}
+        self.exits: dict[str, WorkerExited] = {}
+
+    def handle(self, event: Event) -> None:
+        """Process one event."""
+        if isinstance(event, TrialStarted):
+            self.running[event.worker] = event
+            self.tracker.start_trial(event.number, event.params, event.placement)
+            self.reporter.trial_started(event.number, event.params.short_name(), event.worker)
+        elif isinstance(event, TrialEnded):
+            self._ended(event)
+        else:
+            self.exits[event.worker] = event
+
+    def _ended(self, event: TrialEnded) -> None:
+        self.running.pop(event.worker, None)
+        record = event.record
+        self.tracker.end_trial(record)
+        state = "failed" if record.state == "interrupted" else record.state
+        self.counts[state] += 1
+        if record.state == "complete" and record.result is not None:
+            detail = f"{self.score_name}={record.result.score:.4f} in {record.duration_s:.1f}s"
+        elif record.state == "pruned":
+            detail = f"after {len(record.history)} epochs"
+        else:
+            detail = f"{record.reason}: {(record.message or '')[:200]}"
+        self.reporter.trial_finished(
+            record.number,
+            record.state,
+            f"{record.params.short_name()} {detail}",
+            event.best_value,
+            event.worker,
+        )
+        if record.state == "failed" and record.reason != "worker_died":
+            self.consecutive_failures += 1
+        elif record.state in ("complete", "pruned"):
+            self.consecutive_failures = 0
+        if self.consecutive_failures >= self.max_consecutive_failures:
+            raise FatalSearchError(
+                f"{self.consecutive_failures} trials failed in a row; the search stops. "
+                "See the fail reasons in the results table or MLflow, then fix the space "
+                "(e.g. lower the learning rate range) or the data."
+            )
