@@ -151,7 +151,7 @@ def test_killed_worker_trial_is_failed_retried_and_search_completes(tmp_path: Pa
                 noticed = time.monotonic() - killed_at
                 break
             time.sleep(0.2)
-        out, err = proc.communicate(timeout=300)
+        _, err = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from whynet.data import TrainingData
+from whynet.data import Split, TrainingData
 from whynet.exceptions import ConfigError, TrialFailedError
 from whynet.spaces import TrialParams
 from whynet.trainers._base import ReportFn, TrainedModel, TrialResult
@@ -196,13 +196,17 @@ class KerasTrainer:
             patience=self.early_stopping_patience,
             report=report,
         )
+        train, val = data.train, data.val
+        replicas = self.replicas
+        if replicas > 1:
+            train, val = self._shardable(params, train, val, replicas)
         try:
             model.fit(
-                data.train.x,
-                data.train.y,
+                train.x,
+                train.y,
                 batch_size=params.batch_size,
                 epochs=params.epochs,
-                validation_data=(data.val.x, data.val.y),
+                validation_data=(val.x, val.y),
                 callbacks=[callback, *(self.callbacks() if self.callbacks else [])],
                 shuffle=True,
                 verbose=0,
@@ -231,6 +235,30 @@ class KerasTrainer:
             device=self.device,
         )
         return TrainedModel(result=result, model=model)
+
+    @staticmethod
+    def _shardable(
+        params: TrialParams, train: Split, val: Split, replicas: int
+    ) -> tuple[Split, Split]:
+        """Make every batch divisible by the devices, as sharding needs.
+
+        The sampled batch size is the global batch and is never changed: a
+        batch size the devices cannot share fails the trial. The last few rows
+        (fewer than the number of devices) are left out, so that the last,
+        partial batch divides too.
+        """
+        if params.batch_size % replicas:
+            raise TrialFailedError(
+                "bad_combination",
+                f"batch size {params.batch_size} cannot be split over {replicas} devices; "
+                "use batch sizes that are multiples of the devices per trial",
+            )
+
+        def trim(split: Split) -> Split:
+            n = len(split) - len(split) % replicas
+            return Split(split.x[:n], split.y[:n])
+
+        return trim(train), trim(val)
 
     def release(self) -> None:
         """Free the framework's graph and memory between trials."""
