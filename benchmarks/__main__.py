@@ -28,12 +28,26 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="smoke test: 1 seed, 3 trials, 2 epochs (numbers mean nothing)",
     )
-    run.add_argument("--tools", type=_csv, help=f"subset of: {','.join(TOOLS)}")
-    run.add_argument("--datasets", type=_csv, help="subset of: digits,breast_cancer (or others)")
+    run.add_argument(
+        "--tools", type=_csv, help=f"tools to run on every data set: {','.join(TOOLS)}"
+    )
+    run.add_argument(
+        "--datasets", type=_csv, help="data sets to search, in order (default digits,breast_cancer)"
+    )
     run.add_argument("--seeds", type=_csv, help="e.g. 0,1,2")
     run.add_argument("--parts", type=_csv, help=f"subset of: {','.join(PARTS)}")
+    run.add_argument(
+        "--max-minutes",
+        type=float,
+        help="skip measurements not started after this many minutes (full default 57; 0: none)",
+    )
     run.add_argument("--out", type=Path, help="results JSON (default benchmarks/results/MODE.json)")
-    run.add_argument("--doc", type=Path, default=DOC_PATH, help="where the report goes")
+    run.add_argument(
+        "--doc",
+        type=Path,
+        default=DOC_PATH,
+        help="where the report goes (a subset run renders one only when this is given)",
+    )
     run.add_argument("--no-report", action="store_true", help="write the JSON only")
     run.add_argument("--keep-workdirs", action="store_true", help="keep each run's temp folder")
     report = sub.add_parser("report", help="render the report from JSON results")
@@ -63,23 +77,28 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             print(f"unknown tools {unknown}; known: {', '.join(TOOLS)}", file=sys.stderr)
             return 2
-        overrides["tools"] = args.tools
     if args.parts:
         unknown = sorted(set(args.parts) - set(PARTS))
         if unknown:
             print(f"unknown parts {unknown}; known: {', '.join(PARTS)}", file=sys.stderr)
             return 2
         overrides["parts"] = args.parts
-    if args.datasets:
-        overrides["datasets"] = args.datasets
     if args.seeds:
         overrides["seeds"] = tuple(int(s) for s in args.seeds)
+    if args.max_minutes is not None:
+        overrides["max_minutes"] = args.max_minutes or None
     settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
-    out = args.out or RESULTS_DIR / f"{settings.mode}.json"
+    settings = settings.select(datasets=args.datasets, tools=args.tools)
+    # A subset must not overwrite the results (and page) of a whole run.
+    subset = any((args.tools, args.datasets, args.seeds, args.parts))
+    name = f"{settings.mode}-subset.json" if subset else f"{settings.mode}.json"
+    out = args.out or RESULTS_DIR / name
     runner = Runner(settings=settings, out_path=out, keep_workdirs=args.keep_workdirs)
     runner.run_all()
     print(f"wrote {out} ({runner.elapsed() / 60:.1f} min)")
-    if not args.no_report:
+    if subset and args.doc == DOC_PATH:
+        print(f"a subset: render it with `python -m benchmarks report --results {out} --doc PATH`")
+    elif not args.no_report:
         write_report(out, args.doc)
         print(f"wrote {args.doc}")
     failed = [r for r in runner.runs if r.get("status") == "error"]

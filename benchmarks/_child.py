@@ -26,12 +26,20 @@ _IMPORTS = {
 }
 
 
-def _import_libraries(family: str) -> None:
+def _import_libraries(family: str, *, keras_too: bool = True) -> None:
+    """Import what the run uses, so that its clock measures work, not imports.
+
+    Keras is left out (``keras_too=False``) where whynet trains in worker
+    processes: its calling process then imports Keras only at the end, to
+    test the selected model, and importing it earlier would add a worker's
+    worth of memory to that process.
+    """
     import importlib
 
-    import keras
+    if keras_too:
+        import keras
 
-    keras.ops.convert_to_numpy(keras.ops.zeros((1,)))  # initialize the backend
+        keras.ops.convert_to_numpy(keras.ops.zeros((1,)))  # initialize the backend
     for name in _IMPORTS[family]:
         importlib.import_module(name)
     import logging
@@ -49,7 +57,7 @@ def _dispatch(task: dict[str, Any], workdir: Path) -> dict[str, Any]:
         from benchmarks._tools import TOOLS, SearchTask
 
         tool = TOOLS[task["tool"]]
-        _import_libraries(task["tool"].split("_", 1)[0])
+        _import_libraries(task["tool"].split("_", 1)[0], keras_too=not tool.workers)
         return tool.run(
             SearchTask(
                 tool=task["tool"],
@@ -68,16 +76,22 @@ def _dispatch(task: dict[str, Any], workdir: Path) -> dict[str, Any]:
     if kind == "scaling":
         from benchmarks._scaling import run_scaling
 
-        _import_libraries("whynet")
+        # Neither run imports Keras up front, so that both whole-call rates
+        # include one Keras import: in this process (1 worker) or in each worker.
+        _import_libraries("whynet", keras_too=False)
         return run_scaling(
             workdir=workdir, workers=task["workers"], trials=task["trials"], epochs=task["epochs"]
         )
     if kind == "memory":
         from benchmarks._scaling import run_memory
 
-        _import_libraries("whynet")
+        _import_libraries("whynet", keras_too=task["mode"] == "in_process")
         return run_memory(
-            workdir=workdir, trials=task["trials"], reference_trial=task["reference_trial"]
+            workdir=workdir,
+            trials=task["trials"],
+            reference_trial=task["reference_trial"],
+            mode=task["mode"],
+            epochs=task["epochs"],
         )
     raise ValueError(f"unknown task kind {kind!r}")
 

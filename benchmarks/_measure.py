@@ -32,11 +32,19 @@ PACKAGES = (
 
 @dataclass
 class RssSample:
-    """Resident memory at one moment: this process, and it with its descendants."""
+    """Resident memory at one moment.
+
+    Attributes:
+        t: Time (``time.time()``).
+        self_mb: This process.
+        tree_mb: This process and all its descendants together.
+        child_mb: The largest descendant (a worker process), 0 without one.
+    """
 
     t: float
     self_mb: float
     tree_mb: float
+    child_mb: float
 
 
 @dataclass
@@ -80,13 +88,20 @@ class RssSampler:
 
         me = psutil.Process()
         self_rss = me.memory_info().rss
-        tree = self_rss
+        children = []
         for child in me.children(recursive=True):
             try:
-                tree += child.memory_info().rss
+                children.append(child.memory_info().rss)
             except psutil.Error:  # a child that just exited
                 continue
-        self.samples.append(RssSample(time.time(), self_rss / MIB, tree / MIB))
+        self.samples.append(
+            RssSample(
+                time.time(),
+                self_rss / MIB,
+                (self_rss + sum(children)) / MIB,
+                max(children, default=0) / MIB,
+            )
+        )
 
     @property
     def peak_tree_mb(self) -> float:

@@ -172,7 +172,10 @@ class Overhead:
             study.optimize(objective, n_trials=1)
         total = time.perf_counter() - start
         trial = study.trials[0]
-        return {"total_s": total, "trial_s": _seconds(trial.datetime_start, trial.datetime_complete)}
+        return {
+            "total_s": total,
+            "trial_s": _seconds(trial.datetime_start, trial.datetime_complete),
+        }
 
 
 def run_overhead(*, workdir: Path, epochs: int, reps: int) -> dict[str, Any]:
@@ -181,6 +184,7 @@ def run_overhead(*, workdir: Path, epochs: int, reps: int) -> dict[str, Any]:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     bench = Overhead(workdir=workdir, epochs=epochs)
+    store_s = mlflow_store_seconds(workdir / "probe.db")
     for name in CONTENDERS:
         getattr(bench, name)("warmup")
     rows: list[dict[str, Any]] = []
@@ -189,7 +193,23 @@ def run_overhead(*, workdir: Path, epochs: int, reps: int) -> dict[str, Any]:
         for name in order:
             timings = getattr(bench, name)(str(rep))
             rows.append({"rep": rep, "contender": name, **timings})
-    return {"status": "ok", "epochs": epochs, "reps": reps, "rows": rows, "summary": summarize(rows)}
+    return {
+        "status": "ok",
+        "epochs": epochs,
+        "reps": reps,
+        "rows": rows,
+        "summary": summarize(rows),
+        "mlflow_store_s": store_s,
+    }
+
+
+def mlflow_store_seconds(path: Path) -> float:
+    """Seconds to create an MLflow SQLite store (its schema migrations), MLflow imported."""
+    from mlflow import MlflowClient
+
+    start = time.perf_counter()
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return time.perf_counter() - start
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,14 +22,25 @@ RESULTS_DIR = ROOT / "benchmarks" / "results"
 PARTS = ("search", "overhead", "scaling", "memory")
 
 
+# The tabular set runs fewer peers than digits so that the whole harness stays
+# under an hour on 2 cores: whynet, the time baseline and the best peer of the
+# issue's reference figures.
+TABULAR_TOOLS = ("whynet", "kerastuner_random", "optuna_tpe_median")
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything that sizes a benchmark run."""
+    """Everything that sizes a benchmark run.
+
+    ``searches`` lists (data set, tools) in run order: the first data set runs
+    first, then the overhead, scaling and memory parts, then the other data
+    sets, so that a run cut short by ``max_minutes`` loses the least
+    important rows.
+    """
 
     mode: str
     seeds: tuple[int, ...]
-    datasets: tuple[str, ...]
-    tools: tuple[str, ...]
+    searches: tuple[tuple[str, tuple[str, ...]], ...]
     trials: int
     max_epochs: int
     overhead_epochs: int
@@ -37,8 +48,10 @@ class Settings:
     scaling_trials: int
     scaling_epochs: int
     memory_trials: int
+    memory_epochs: int
     memory_reference_trial: int
     run_timeout_s: int
+    max_minutes: float | None
     parts: tuple[str, ...] = PARTS
 
     @classmethod
@@ -46,8 +59,7 @@ class Settings:
         return cls(
             mode="full",
             seeds=(0, 1, 2),
-            datasets=("digits", "breast_cancer"),
-            tools=tuple(TOOLS),
+            searches=(("digits", tuple(TOOLS)), ("breast_cancer", TABULAR_TOOLS)),
             trials=30,
             max_epochs=20,
             overhead_epochs=20,
@@ -55,8 +67,10 @@ class Settings:
             scaling_trials=16,
             scaling_epochs=5,
             memory_trials=100,
+            memory_epochs=1,
             memory_reference_trial=10,
-            run_timeout_s=1800,
+            run_timeout_s=1200,
+            max_minutes=57,
         )
 
     @classmethod
@@ -64,8 +78,7 @@ class Settings:
         return cls(
             mode="quick",
             seeds=(0,),
-            datasets=("digits", "breast_cancer"),
-            tools=tuple(TOOLS),
+            searches=(("digits", tuple(TOOLS)), ("breast_cancer", tuple(TOOLS))),
             trials=3,
             max_epochs=2,
             overhead_epochs=2,
@@ -73,9 +86,20 @@ class Settings:
             scaling_trials=4,
             scaling_epochs=1,
             memory_trials=12,
+            memory_epochs=1,
             memory_reference_trial=4,
             run_timeout_s=600,
+            max_minutes=None,
         )
+
+    def select(
+        self, *, datasets: tuple[str, ...] | None, tools: tuple[str, ...] | None
+    ) -> Settings:
+        """Only these data sets (in this order) and/or these tools on every data set."""
+        default = dict(self.searches)
+        names = datasets or tuple(default)
+        searches = tuple((name, tools or default.get(name, tuple(TOOLS))) for name in names)
+        return replace(self, searches=searches)
 
 
 @dataclass
@@ -178,28 +202,49 @@ class Runner:
         tmp.write_text(json.dumps(payload, indent=1, default=str) + "\n")
         tmp.replace(self.out_path)
 
-    def run_all(self) -> None:
-        """Searches (seed by seed, tools interleaved), then overhead, scaling, memory."""
+    def _out_of_time(self, task: dict[str, Any]) -> bool:
+        limit = self.settings.max_minutes
+        if limit is None or self.elapsed() < limit * 60:
+            return False
+        self.runs.append(
+            {**task, "status": "skipped", "note": f"time budget of {limit:g} min used up"}
+        )
+        print(f"           skipped (time budget of {limit:g} min used up): {task}", flush=True)
+        self.save()
+        return True
+
+    def _maybe_run(self, task: dict[str, Any]) -> None:
+        if not self._out_of_time(task):
+            self.run_one(task)
+
+    def _searches(self, dataset: str, tools: tuple[str, ...]) -> None:
         s = self.settings
-        if "search" in s.parts:
-            for seed in s.seeds:
-                for dataset in s.datasets:
-                    for tool in s.tools:
-                        self.run_one(
-                            {
-                                "kind": "search",
-                                "tool": tool,
-                                "dataset": dataset,
-                                "seed": seed,
-                                "trials": s.trials,
-                                "max_epochs": s.max_epochs,
-                            }
-                        )
+        for seed in s.seeds:
+            for tool in tools:
+                self._maybe_run(
+                    {
+                        "kind": "search",
+                        "tool": tool,
+                        "dataset": dataset,
+                        "seed": seed,
+                        "trials": s.trials,
+                        "max_epochs": s.max_epochs,
+                    }
+                )
+
+    def run_all(self) -> None:
+        """The first data set's searches, overhead, scaling, memory, the other searches."""
+        s = self.settings
+        searches = list(s.searches) if "search" in s.parts else []
+        if searches:
+            self._searches(*searches[0])
         if "overhead" in s.parts:
-            self.run_one({"kind": "overhead", "epochs": s.overhead_epochs, "reps": s.overhead_reps})
+            self._maybe_run(
+                {"kind": "overhead", "epochs": s.overhead_epochs, "reps": s.overhead_reps}
+            )
         if "scaling" in s.parts:
             for workers in (1, 2):
-                self.run_one(
+                self._maybe_run(
                     {
                         "kind": "scaling",
                         "workers": workers,
@@ -208,11 +253,16 @@ class Runner:
                     }
                 )
         if "memory" in s.parts:
-            self.run_one(
-                {
-                    "kind": "memory",
-                    "trials": s.memory_trials,
-                    "reference_trial": s.memory_reference_trial,
-                }
-            )
+            for mode in ("in_process", "launcher"):
+                self._maybe_run(
+                    {
+                        "kind": "memory",
+                        "mode": mode,
+                        "trials": s.memory_trials,
+                        "epochs": s.memory_epochs,
+                        "reference_trial": s.memory_reference_trial,
+                    }
+                )
+        for dataset, tools in searches[1:]:
+            self._searches(dataset, tools)
         self.save()

@@ -69,8 +69,9 @@ def run_scaling(*, workdir: Path, workers: int, trials: int, epochs: int) -> dic
     wall = time.perf_counter() - start
     done = [t for t in _trials(workdir, "scaling") if t.datetime_complete is not None]
     span = (
-        (max(t.datetime_complete for t in done) - min(t.datetime_start for t in done))
-        .total_seconds()
+        (
+            max(t.datetime_complete for t in done) - min(t.datetime_start for t in done)
+        ).total_seconds()
         if done
         else None
     )
@@ -86,18 +87,42 @@ def run_scaling(*, workdir: Path, workers: int, trials: int, epochs: int) -> dic
     }
 
 
-def run_memory(*, workdir: Path, trials: int, reference_trial: int) -> dict[str, Any]:
-    """Resident memory of a single-process whynet search over many small trials.
+def launcher_available() -> bool:
+    """Whether whynet can run a single worker in its own process (``execution.in_process``)."""
+    from whynet.config import RunConfig
 
-    whynet runs one CPU worker inside the calling process, so this process
-    *is* the worker. A sampler thread records its RSS; each trial's figure
-    is the first sample after the trial finished (from the study's times).
+    execution = RunConfig.model_fields.get("execution")
+    annotation = getattr(execution, "annotation", None)
+    return "in_process" in getattr(annotation, "model_fields", {})
+
+
+def run_memory(
+    *, workdir: Path, trials: int, reference_trial: int, mode: str, epochs: int
+) -> dict[str, Any]:
+    """Resident memory of the process that trains, over many small trials.
+
+    ``mode="in_process"``: whynet's default with one CPU worker, which trains
+    inside the calling process, so this process is the worker and nothing
+    recycles it. ``mode="launcher"``: one worker process under whynet's
+    launcher (``execution.in_process: false``) with its default recycling;
+    the worker's figure is the largest child process.
+
+    A sampler thread records RSS every 50 ms; each trial's figure is the
+    first sample after the study recorded the trial as finished.
     """
+    if mode == "launcher" and not launcher_available():
+        return {
+            "status": "not_available",
+            "mode": mode,
+            "note": "whynet has no `execution.in_process` option yet",
+        }
     import whynet
 
     config = _fixed_config(
-        workdir=workdir, study="memory", trials=trials, epochs=2, units=32, batch_size=128
+        workdir=workdir, study="memory", trials=trials, epochs=epochs, units=32, batch_size=128
     )
+    if mode == "launcher":
+        config["execution"] = {"workers": 1, "in_process": False}
     with RssSampler(interval_s=0.05) as rss:
         start = time.perf_counter()
         whynet.search(config, progress=False)
@@ -107,21 +132,23 @@ def run_memory(*, workdir: Path, trials: int, reference_trial: int) -> dict[str,
         if t.datetime_complete is None:
             continue
         sample = rss.at(t.datetime_complete.timestamp())
-        if sample is not None:
-            series.append(
-                {"trial": t.number + 1, "rss_mb": sample.self_mb, "tree_mb": sample.tree_mb}
-            )
+        if sample is None:
+            continue
+        worker = sample.self_mb if mode == "in_process" else sample.child_mb
+        series.append({"trial": t.number + 1, "worker_mb": worker, "total_mb": sample.tree_mb})
     by_trial = {s["trial"]: s for s in series}
     ref = by_trial.get(reference_trial)
     last = series[-1] if series else None
     return {
         "status": "ok",
+        "mode": mode,
         "trials": len(series),
+        "epochs": epochs,
         "wall_s": wall,
         "reference_trial": reference_trial,
-        "rss_reference_mb": ref["rss_mb"] if ref else None,
-        "rss_last_mb": last["rss_mb"] if last else None,
+        "rss_reference_mb": ref["worker_mb"] if ref else None,
+        "rss_last_mb": last["worker_mb"] if last else None,
         "last_trial": last["trial"] if last else None,
-        "growth": last["rss_mb"] / ref["rss_mb"] if ref and last else None,
+        "growth": last["worker_mb"] / ref["worker_mb"] if ref and last else None,
         "series": series,
     }

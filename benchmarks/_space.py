@@ -118,9 +118,7 @@ def sample_kerastuner(hp: Any, *, is_image: bool) -> NetConfig:
     filters: tuple[int, ...] = ()
     if arch == "mlp":
         n = hp.Int("mlp_layers", *MLP_LAYERS)
-        units = tuple(
-            hp.Int(f"mlp_units_{i}", *MLP_UNITS, sampling="log") for i in range(int(n))
-        )
+        units = tuple(hp.Int(f"mlp_units_{i}", *MLP_UNITS, sampling="log") for i in range(int(n)))
     else:
         n = hp.Int("cnn_blocks", *CNN_BLOCKS)
         filters = tuple(hp.Choice(f"cnn_filters_{i}", list(CNN_FILTERS)) for i in range(int(n)))

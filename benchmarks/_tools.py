@@ -130,7 +130,7 @@ def run_kerastuner(task: SearchTask, *, kind: str) -> dict[str, Any]:
     spec = data.spec
     n_classes = int(spec.n_classes or 2)
 
-    class BenchHyperModel(kt.HyperModel):  # type: ignore[misc]
+    class BenchHyperModel(kt.HyperModel):
         def build(self, hp: Any) -> Any:
             net = sample_kerastuner(hp, is_image=spec.is_image)
             return build_model(net, input_shape=spec.input_shape, n_classes=n_classes)
@@ -156,7 +156,9 @@ def run_kerastuner(task: SearchTask, *, kind: str) -> dict[str, Any]:
     elif kind == "hyperband":
         # Hyperband has no trial budget of its own: run brackets until the
         # same number of trials as every other tool has started.
-        tuner = kt.Hyperband(max_epochs=task.max_epochs, factor=3, hyperband_iterations=None, **common)
+        tuner = kt.Hyperband(
+            max_epochs=task.max_epochs, factor=3, hyperband_iterations=None, **common
+        )
         tuner.oracle.max_trials = task.trials
     else:
         raise ValueError(f"unknown KerasTuner kind {kind!r}")
@@ -333,8 +335,10 @@ def mlflow_epoch_logger() -> Any:
 
 
 def _short_name(net: Any) -> str:
-    shape = "x".join(map(str, net.units)) if net.architecture == "mlp" else "-".join(
-        map(str, net.filters)
+    shape = (
+        "x".join(map(str, net.units))
+        if net.architecture == "mlp"
+        else "-".join(map(str, net.filters))
     )
     return f"{net.architecture} {shape} {net.activation} {net.regularization}"
 
@@ -349,6 +353,7 @@ class Tool:
     key: str
     label: str
     run: Callable[[SearchTask], dict[str, Any]]
+    workers: bool = False  # trains in worker processes, not in the calling one
 
 
 TOOLS: dict[str, Tool] = {
@@ -359,6 +364,7 @@ TOOLS: dict[str, Tool] = {
             "whynet_2workers",
             "whynet, 2 workers",
             lambda task: run_whynet(task, workers=2),
+            workers=True,
         ),
         Tool(
             "kerastuner_random",

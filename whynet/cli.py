@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from whynet import __version__
+from whynet.config import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
 from whynet.exceptions import FatalSearchError, UserError, WhynetError
 
 app = typer.Typer(
@@ -71,6 +73,8 @@ def run(
 ) -> None:
     """Run (or resume) the search a config describes, then print the results."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # SIGTERM (a scheduler, `kill`) stops as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _terminate)
     import whynet
 
     overrides: dict[str, Any] = {
@@ -97,6 +101,40 @@ def run(
         err.print("[yellow]interrupted[/]: run the same command again to resume the study.")
         raise typer.Exit(130) from None
     _print_results(result, cfg)
+
+
+@app.command()
+def sync(
+    study: Annotated[str, typer.Argument(help="The study to mirror into MLflow.")],
+    storage: Annotated[
+        str, typer.Option(help="Optuna storage of the study: a file path or a database URL.")
+    ] = DEFAULT_STORAGE,
+    tracking_uri: Annotated[str, typer.Option(help="MLflow tracking URI.")] = DEFAULT_TRACKING_URI,
+    experiment: Annotated[
+        str | None, typer.Option(help="MLflow experiment (default: the study name).")
+    ] = None,
+) -> None:
+    """Rebuild the MLflow mirror of a study from the study (its source of truth)."""
+    from whynet.search import sync_study
+
+    try:
+        report = sync_study(
+            study, storage=storage, tracking_uri=tracking_uri, experiment=experiment
+        )
+    except UserError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_USER_ERROR) from None
+    out.print(
+        f"Synced study {study!r}: {report.created} run(s) created, {report.ended} run(s) "
+        f"completed; {report.behind} not mirrored.",
+        highlight=False,
+    )
+    if report.behind:
+        raise typer.Exit(1)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _print_results(result: Any, cfg: Any) -> None:

@@ -226,11 +226,15 @@ class TrackingConfig(_Model):
         uri: An MLflow tracking URI; by default a SQLite store in the
             working directory.
         experiment: Experiment name; defaults to the study name.
+        timeout_s: Longest wait for one call to a tracking server. While the
+            server is unreachable, logging is skipped (training goes on) and
+            caught up from the study when it answers again.
     """
 
     enabled: bool = True
     uri: str = DEFAULT_TRACKING_URI
     experiment: str | None = None
+    timeout_s: float = Field(10.0, gt=0, le=600)
 
 
 _STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -308,8 +312,16 @@ class RunConfig(_Model):
                 continue
             node = data
             *parents, leaf = dotted.split(".")
-            for part in parents:
-                node = node[part]
+            for i, part in enumerate(parents):
+                # A missing section is created, so that validation names the unknown key.
+                child = node.setdefault(part, {})
+                if not isinstance(child, dict):
+                    where = ".".join(parents[: i + 1])
+                    raise ConfigError(
+                        f"cannot override {dotted!r}: {where!r} is a single value "
+                        f"({_shown(child)}), not a section with keys. Override {where!r} itself."
+                    )
+                node = child
             node[leaf] = value
         return parse_config(data)
 
@@ -330,9 +342,17 @@ def _format_error(error: ValidationError, source: str) -> str:
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         got = item.get("input")
-        shown = "" if isinstance(got, dict) else f" Got {got!r}."
+        shown = "" if isinstance(got, dict) else f" Got {_shown(got)}."
         lines.append(f"invalid value for {loc!r}: {msg}.{shown}")
     return f"invalid config {source}: " + " ".join(lines)
+
+
+def _shown(value: Any) -> str:
+    """A value's repr for a one-line message: on one line, and shortened."""
+    text = repr(value)
+    if not text.isprintable():
+        text = " ".join(text.split())
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -389,12 +409,30 @@ def load_config(path: str | Path) -> RunConfig:
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist. Check the path.")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        text = f"config file {str(path)!r} is not valid YAML: {exc}".replace("\n", " ")
-        raise ConfigError(text) from None
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"config file {str(path)!r} is not UTF-8 text.") from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read config file {str(path)!r}: {exc.strerror or exc}. Check the path "
+            "and its permissions."
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(
+            f"config file {str(path)!r} is nested too deeply to read. Write the config as "
+            "plain keys and values (see examples/quickstart.yaml)."
+        ) from None
+    except yaml.YAMLError as exc:
+        reason = " ".join(str(exc).split())
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {reason}") from None
+    except Exception as exc:  # PyYAML's constructors raise plain errors for bad `!!int ""`
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ConfigError(
+            f"config file {str(path)!r} is not valid YAML: a tagged value cannot be read "
+            f"({reason}). Fix or remove explicit tags such as `!!int` or `!!float`."
+        ) from None
     if data is None:
         data = {}
     return parse_config(data, source=repr(str(path)))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from whynet.data._build import RawData, SplitSettings, assemble
+from whynet.data._build import RawData, SplitSettings, assemble, shown
 from whynet.data._dataset import Dataset
 from whynet.data._preprocess import ArrayStandardizer, BasePreprocessor, ImageScaler
 from whynet.data._split import check_settings
@@ -31,10 +33,9 @@ def _features(x: np.ndarray, name: str) -> tuple[np.ndarray, BasePreprocessor]:
         )
     if x.dtype.kind not in "biuf":
         if x.dtype.kind == "O":
-            try:
+            # Values that are not all numbers stay objects and are refused below.
+            with contextlib.suppress(TypeError, ValueError, OverflowError):
                 x = x.astype(np.float64)
-            except (TypeError, ValueError):
-                x = x.astype(str)
         if x.dtype.kind not in "biuf":
             raise DataError(
                 f"x of {name} must be numeric, but has dtype {x.dtype}. Encode text as "
@@ -58,14 +59,25 @@ def _features(x: np.ndarray, name: str) -> tuple[np.ndarray, BasePreprocessor]:
     return x, ImageScaler(1.0, name=name)
 
 
+def _as_array(values: ArrayLike, what: str) -> np.ndarray:
+    try:
+        return np.asarray(values)
+    except (TypeError, ValueError, OverflowError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise DataError(
+            f"{what} cannot be read as an array: {reason}. Give a NumPy array, or lists whose "
+            "rows all have the same length."
+        ) from None
+
+
 def raw_from_arrays(x: ArrayLike, y: ArrayLike, *, name: str) -> RawData:
     """Check arrays and wrap them for :func:`assemble`.
 
     Raises:
         DataError: If the arrays cannot be used.
     """
-    x_arr = np.asarray(x)
-    y_arr = np.asarray(y)
+    x_arr = _as_array(x, f"x of {name}")
+    y_arr = _as_array(y, f"y of {name}")
     if y_arr.ndim == 2 and y_arr.shape[1] == 1:
         y_arr = y_arr[:, 0]
     if y_arr.ndim != 1:
@@ -136,6 +148,6 @@ def from_arrays(
     check_settings(
         val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, n_samples=n_samples
     )
-    raw = raw_from_arrays(x, y, name=name)
+    raw = raw_from_arrays(x, y, name=shown(name))
     settings = SplitSettings(task, val_fraction, test_fraction, int(seed), n_samples)
     return assemble(raw, settings)

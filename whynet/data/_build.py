@@ -23,6 +23,31 @@ from whynet.data._target import MAX_AUTO_CLASSES, encode_target
 from whynet.exceptions import DataError
 
 
+def shown(text: object) -> str:
+    """A name or path for a one-line message: as is when printable, else escaped."""
+    text = str(text)
+    return text if text.isprintable() else repr(text)
+
+
+def _check_finite(x: np.ndarray, names: Sequence[str] | None, name: str) -> None:
+    """Features that overflow float32 once preprocessed (e.g. 1e300) cannot be trained on."""
+    flat = x.reshape(len(x), -1)
+    bad = ~np.isfinite(flat).all(axis=0)
+    if not bad.any():
+        return
+    cols = np.flatnonzero(bad)
+    if names is not None and len(names) == flat.shape[1]:
+        shown_cols = ", ".join(repr(names[int(c)]) for c in cols[:10])
+    else:
+        shown_cols = "index(es) " + ", ".join(str(int(c)) for c in cols[:10])
+    more = ", ..." if len(cols) > 10 else ""
+    raise DataError(
+        f"{name} has feature values too large for whynet to scale in float32 (feature(s) "
+        f"{shown_cols}{more}). Rescale those features (e.g. divide by a constant or take a "
+        "log) before loading."
+    )
+
+
 @dataclass(frozen=True)
 class RawData:
     """What a source hands to :func:`assemble`.
@@ -135,6 +160,8 @@ def assemble(raw: RawData, settings: SplitSettings) -> Dataset:
         )
         for r in (train_rows, val_rows, test_rows)
     ]
+    for split in splits:
+        _check_finite(split.x, raw.preprocessor.feature_names, raw.name)
     spec = DatasetSpec(
         name=raw.name,
         task=target.task,

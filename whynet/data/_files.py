@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from whynet.data._arrays import raw_from_arrays
-from whynet.data._build import RawData
+from whynet.data._build import RawData, shown
 from whynet.data._preprocess import ImageScaler
 from whynet.exceptions import DataError
 
@@ -34,32 +33,40 @@ def read_npz(path: Path) -> RawData:
     Raises:
         DataError: If the file is empty, unreadable or lacks an array.
     """
+    where = shown(path)
     if path.stat().st_size == 0:
         raise DataError(
-            f"{path} is empty (0 bytes). Save the arrays with np.savez(path, x=x, y=y)."
+            f"{where} is empty (0 bytes). Save the arrays with np.savez(path, x=x, y=y)."
         )
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise DataError(
+                f"{where} holds a single NumPy array (.npy format), not an NPZ archive of "
+                "arrays. Save the features and the targets together with "
+                "np.savez(path, x=x, y=y)."
+            )
+        with loaded as archive:
             found = list(archive.files)
             arrays = {}
             for names in (("x", "X"), ("y", "Y")):
                 key = next((k for k in names if k in found), None)
                 if key is None:
-                    shown = ", ".join(repr(f) for f in found) or "none"
+                    listed = ", ".join(repr(f) for f in found) or "none"
                     raise DataError(
-                        f"{path} has no array {names[0]!r} (arrays found: {shown}). Save the "
+                        f"{where} has no array {names[0]!r} (arrays found: {listed}). Save the "
                         "features as 'x' (or 'X') and the targets as 'y', e.g. "
                         "np.savez(path, x=x, y=y)."
                     )
                 arrays[names[0]] = archive[key]
     except DataError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except Exception as exc:  # numpy, zipfile and zlib raise many types for damaged files
         raise DataError(
-            f"cannot read {path} as NPZ: {_one_line(exc)}. Save the arrays with "
+            f"cannot read {where} as NPZ: {_one_line(exc)}. Save the arrays with "
             "np.savez(path, x=x, y=y) using numeric or text dtypes (not objects)."
         ) from None
-    return raw_from_arrays(arrays["x"], arrays["y"], name=path.name)
+    return raw_from_arrays(arrays["x"], arrays["y"], name=shown(path.name))
 
 
 def read_image_folder(path: Path, *, image_size: tuple[int, int]) -> RawData:
@@ -71,11 +78,12 @@ def read_image_folder(path: Path, *, image_size: tuple[int, int]) -> RawData:
     Raises:
         DataError: If the folder has no class sub-folders or no images.
     """
+    where = shown(path)
     classes = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise DataError(
-            f"image folder {path} has no sub-folders: it needs one sub-folder of images per "
-            f"class (e.g. {path / 'cats'}/*.png and {path / 'dogs'}/*.png)."
+            f"image folder {where} has no sub-folders: it needs one sub-folder of images per "
+            f"class (e.g. {shown(path / 'cats')}/*.png and {shown(path / 'dogs')}/*.png)."
         )
     import keras
 
@@ -94,12 +102,12 @@ def read_image_folder(path: Path, *, image_size: tuple[int, int]) -> RawData:
     except ValueError as exc:
         if "No images found" in str(exc):
             raise DataError(
-                f"image folder {path} is empty: its sub-folders ({', '.join(classes)}) hold "
-                f"no images. Put {', '.join(IMAGE_EXTENSIONS)} files in one sub-folder per "
-                "class."
+                f"image folder {where} is empty: its sub-folders "
+                f"({', '.join(map(shown, classes))}) hold no images. Put "
+                f"{', '.join(IMAGE_EXTENSIONS)} files in one sub-folder per class."
             ) from None
         raise DataError(
-            f"cannot read image folder {path}: {_one_line(exc)}. Check the images and "
+            f"cannot read image folder {where}: {_one_line(exc)}. Check the images and "
             "the folder layout (one sub-folder per class)."
         ) from None
     xs: list[np.ndarray] = []
@@ -110,17 +118,18 @@ def read_image_folder(path: Path, *, image_size: tuple[int, int]) -> RawData:
             ys.append(np.asarray(batch_y, dtype=np.int64))
     except Exception as exc:  # TensorFlow raises its own error types for bad images
         raise DataError(
-            f"cannot decode the images in {path}: {_tf_reason(exc)}. Remove or re-save the "
+            f"cannot decode the images in {where}: {_tf_reason(exc)}. Remove or re-save the "
             "broken image files."
         ) from None
     x = np.concatenate(xs)
     y = np.concatenate(ys)
+    name = shown(path.name)
     return RawData(
-        name=path.name,
+        name=name,
         x=x,
         y=pd.Series(y),
-        preprocessor=ImageScaler(255.0, name=path.name),
+        preprocessor=ImageScaler(255.0, name=name),
         raw_parts=[x, y, "|".join(classes)],
-        target_what=f"the class labels of {path.name}",
+        target_what=f"the class labels of {name}",
         classes=tuple(classes),
     )

@@ -16,7 +16,11 @@ def _update_array(h: hashlib._Hash, array: np.ndarray) -> None:
     h.update(f"array{array.shape}{array.dtype.str}".encode())
     if array.dtype.hasobject:
         # Object arrays hold pointers; hash their values instead.
-        hashed = pd.util.hash_array(np.asarray(array, dtype=object).ravel())
+        values = np.asarray(array, dtype=object).ravel()
+        try:
+            hashed = pd.util.hash_array(values)
+        except (TypeError, ValueError):  # values pandas cannot hash, e.g. non-ASCII bytes
+            hashed = pd.util.hash_array(np.array([_text(v) for v in values], dtype=object))
         h.update(np.ascontiguousarray(hashed).tobytes())
     else:
         h.update(np.ascontiguousarray(array).tobytes())
@@ -25,8 +29,15 @@ def _update_array(h: hashlib._Hash, array: np.ndarray) -> None:
 def _update_frame(h: hashlib._Hash, frame: pd.DataFrame) -> None:
     header = [(str(c), str(t)) for c, t in frame.dtypes.items()]
     h.update(f"frame{frame.shape}{header}".encode())
-    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    try:
+        hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    except (TypeError, ValueError):  # values pandas cannot hash, e.g. non-ASCII bytes
+        hashed = pd.util.hash_pandas_object(frame.map(_text), index=False).to_numpy()
     h.update(np.ascontiguousarray(hashed).tobytes())
+
+
+def _text(value: object) -> str:
+    return f"{type(value).__name__}:{value!r}"
 
 
 def fingerprint(parts: Iterable[RawPart], settings: Mapping[str, object]) -> str:

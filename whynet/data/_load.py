@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from whynet.config import DataConfig
-from whynet.data._build import RawData, SplitSettings, assemble
+from whynet.data._build import RawData, SplitSettings, assemble, shown
 from whynet.data._builtin import BUILTIN_DATASETS, read_builtin, unknown_source_message
 from whynet.data._dataset import Dataset
 from whynet.data._files import read_image_folder, read_npz
@@ -28,13 +28,13 @@ def _read_path(path: Path, config: DataConfig) -> RawData:
     suffix = path.suffix.lower()
     if suffix not in FILE_TYPES:
         raise DataError(
-            f"cannot read {path}: unsupported file type {path.suffix or '(none)'!r}. whynet "
+            f"cannot read {shown(path)}: unsupported file type {path.suffix or '(none)'!r}. whynet "
             "reads .csv, .parquet and .npz files and folders of images with one sub-folder "
             "per class; convert the file to one of these."
         )
     if suffix == ".npz":
         return read_npz(path)
-    return raw_from_frame(read_table(path), target=config.target, name=path.name)
+    return raw_from_frame(read_table(path), target=config.target, name=shown(path.name))
 
 
 def load_dataset(config: DataConfig, *, seed: int) -> Dataset:
@@ -73,7 +73,10 @@ def load_dataset(config: DataConfig, *, seed: int) -> Dataset:
             seed=seed,
         )
     else:
-        path = Path(source).expanduser()
+        try:
+            path = Path(source).expanduser()
+        except RuntimeError:  # "~name/..." of a user that does not exist
+            path = Path(source)
         if path.exists():
             raw = _read_path(path, config)
         elif path.suffix or os.sep in source or "/" in source:

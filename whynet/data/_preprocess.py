@@ -8,6 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from whynet.data._target import as_text
 from whynet.exceptions import DataError
 
 Features = np.ndarray | pd.DataFrame
@@ -155,7 +156,7 @@ class FrameEncoder:
         for i, col in enumerate(self.numeric):
             data[f"n{i}"] = _as_float(x[col])
         for i, col in enumerate(self.categorical):
-            data[f"c{i}"] = x[col].astype(str).to_numpy(dtype=object)
+            data[f"c{i}"] = as_text(x[col])
         return pd.DataFrame(data, index=pd.RangeIndex(len(x)))
 
     def fit(self, x: pd.DataFrame) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from whynet.data._build import RawData, SplitSettings, assemble
+from whynet.data._build import RawData, SplitSettings, assemble, shown
 from whynet.data._dataset import Dataset
 from whynet.data._preprocess import FrameEncoder
 from whynet.data._split import check_settings
@@ -157,7 +157,7 @@ def from_frame(
     check_settings(
         val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, n_samples=n_samples
     )
-    raw = raw_from_frame(df, target=target, name=name)
+    raw = raw_from_frame(df, target=target, name=shown(name))
     settings = SplitSettings(task, val_fraction, test_fraction, int(seed), n_samples)
     return assemble(raw, settings)
 
@@ -169,29 +169,43 @@ def read_table(path: Path) -> pd.DataFrame:
         DataError: If the file is empty, has no rows, or cannot be parsed.
     """
     kind = "CSV" if path.suffix.lower() == ".csv" else "Parquet"
+    where = shown(path)
     if path.stat().st_size == 0:
         raise DataError(
-            f"{path} is empty (0 bytes). Give a {kind} file with a header and data rows."
+            f"{where} is empty (0 bytes). Give a {kind} file with a header and data rows."
         )
     try:
         frame = pd.read_csv(path, low_memory=False) if kind == "CSV" else pd.read_parquet(path)
+        if kind == "Parquet":
+            # A damaged file can hold text that is not UTF-8, which fails only when used.
+            for _, column in frame.items():
+                if pd.api.types.is_string_dtype(column.dtype):
+                    column.to_numpy()
     except pd.errors.EmptyDataError:
         raise DataError(
-            f"{path} is empty (no header and no rows). Give a {kind} file with a header "
+            f"{where} is empty (no header and no rows). Give a {kind} file with a header "
             "and data rows."
         ) from None
     except Exception as exc:  # pandas and pyarrow raise many types for bad files
         raise DataError(
-            f"cannot read {path} as {kind}: {_one_line(exc)}. Check that the file is a "
+            f"cannot read {where} as {kind}: {_one_line(exc)}. Check that the file is a "
             f"valid {kind} file (export it again if needed)."
         ) from None
     if len(frame) == 0:
         what = "a header" if kind == "CSV" else "columns"
         raise DataError(
-            f"{path} has {what} but no rows (columns: {_columns(frame)}). Add data rows "
+            f"{where} has {what} but no rows (columns: {_columns(frame)}). Add data rows "
             "to the file."
         )
     # Parquet may carry a meaningful index; keep it as columns only if named.
     if kind == "Parquet" and any(n is not None for n in frame.index.names):
-        frame = frame.reset_index()
+        try:
+            frame = frame.reset_index()
+        except ValueError:  # an index level named like a column
+            names = ", ".join(repr(str(n)) for n in frame.index.names)
+            raise DataError(
+                f"{where} has an index named {names} and a column of the same name, so "
+                f"whynet cannot keep both (columns: {_columns(frame)}). Rename the index or "
+                "the column, or save the table with index=False."
+            ) from None
     return frame

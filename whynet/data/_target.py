@@ -76,7 +76,7 @@ def _resolve(series: pd.Series, task: str) -> Task:
 
 def _regression_values(series: pd.Series, what: str) -> np.ndarray:
     if _is_number(series) or pd.api.types.is_bool_dtype(series):
-        return np.ascontiguousarray(series.to_numpy(dtype=np.float32))
+        return _float32(series.to_numpy(dtype=np.float64), what)
     coerced = pd.to_numeric(series, errors="coerce")
     bad = coerced.isna().to_numpy(dtype=bool) & series.notna().to_numpy(dtype=bool)
     if bad.any():
@@ -89,7 +89,21 @@ def _regression_values(series: pd.Series, what: str) -> np.ndarray:
     values = coerced.to_numpy(dtype=np.float64, na_value=np.nan)
     if not np.all(np.isfinite(values)):
         _check_complete(pd.Series(values), what)
-    return np.ascontiguousarray(values.astype(np.float32))
+    return _float32(values, what)
+
+
+def _float32(values: np.ndarray, what: str) -> np.ndarray:
+    """The target as float32; values beyond its range (about 3.4e38) are refused."""
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(values, dtype=np.float32)
+    if not np.all(np.isfinite(out)):
+        example = values[int(np.flatnonzero(~np.isfinite(out))[0])]
+        raise DataError(
+            f"{what} has values too large for float32 (e.g. {float(example):g}), but the task is "
+            "regression. Rescale the target (e.g. divide by a constant or take a log) "
+            "before loading."
+        )
+    return out
 
 
 def _class_values(series: pd.Series) -> np.ndarray:
@@ -98,10 +112,23 @@ def _class_values(series: pd.Series) -> np.ndarray:
         return series.to_numpy(dtype=bool)
     if _is_number(series):
         values = series.to_numpy(dtype=np.float64)
-        if np.all(values == np.floor(values)):
+        # Integral values become int64 labels only where int64 holds them exactly.
+        if np.all(values == np.floor(values)) and np.all(np.abs(values) < 2.0**63):
             return values.astype(np.int64)
         return values
-    return np.asarray(series.astype(str).to_numpy(dtype=object).astype(str))
+    return np.asarray(as_text(series).astype(str))
+
+
+def as_text(series: pd.Series) -> np.ndarray:
+    """The values as text (an object array), as pandas writes them.
+
+    Bytes that are not UTF-8, which pandas cannot decode, are written as
+    Python writes them (``b'\\x80'``).
+    """
+    try:
+        return series.astype(str).to_numpy(dtype=object)
+    except UnicodeDecodeError:
+        return np.array([str(v) for v in series], dtype=object)
 
 
 def encode_target(

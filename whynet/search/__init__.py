@@ -16,9 +16,11 @@ from whynet.search._factories import make_pruner, make_sampler, make_storage
 from whynet.search._result import SearchResult, trials_frame
 from whynet.search._runner import prepare_backend, run_search
 from whynet.search._study import open_study
+from whynet.search._sync import SyncReport, sync_study, sync_tracking
 
 __all__ = [
     "SearchResult",
+    "SyncReport",
     "make_pruner",
     "make_sampler",
     "make_storage",
@@ -26,6 +28,8 @@ __all__ = [
     "prepare_backend",
     "run_search",
     "search",
+    "sync_study",
+    "sync_tracking",
     "trials_frame",
 ]
 

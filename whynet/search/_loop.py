@@ -33,6 +33,7 @@ __all__ = [
     "WorkerExited",
     "best_complete",
     "fail_running_trial",
+    "recover_stale_trials",
 ]
 
 
@@ -81,6 +82,17 @@ def best_complete(study: Any, maximize: bool) -> Any:
         complete,
         key=lambda t: (sign * t.values[0], t.user_attrs.get("n_params", 0), t.number),
     )
+
+
+def _save_history(trial: Any, history: list[dict[str, float]]) -> None:
+    """Keep the per-epoch metrics in the study, the source of truth.
+
+    ``whynet sync`` rebuilds MLflow's per-epoch curves from them.
+    """
+    if history:
+        trial.set_user_attr(
+            "history", [{k: float(f"{v:.6g}") for k, v in m.items()} for m in history]
+        )
 
 
 def _is_better(value: float, best: float | None, maximize: bool) -> bool:
@@ -139,6 +151,8 @@ class TrialLoop:
         self.score_name, direction = score_metric(data.spec.task)
         self.maximize = direction == "maximize"
         self.trials_run = 0
+        self._asked: Any = None
+        self._started: TrialStarted | None = None
 
     def stop_reason(self) -> str | None:
         """Why no further trial should start, if so."""
@@ -185,12 +199,15 @@ class TrialLoop:
         from optuna.trial import TrialState
 
         trial = self.study.ask()
+        self._asked = trial
         params = self.space.sample(trial)
         number = trial.number
         trial.set_user_attr("whynet_params", params.to_dict())
         for key, value in self.placement.items():
             trial.set_user_attr(key, value)
-        self.emit(TrialStarted(self.worker, number, trial._trial_id, params, self.placement))
+        started = TrialStarted(self.worker, number, trial._trial_id, params, self.placement)
+        self._started = started
+        self.emit(started)
         history: list[dict[str, float]] = []
         score_name = self.score_name
 
@@ -211,6 +228,7 @@ class TrialLoop:
             state = "pruned"
             trial.set_user_attr("whynet_state", state)
             trial.set_user_attr("epochs_run", signal.epoch)
+            _save_history(trial, history)
             self.study.tell(trial, state=TrialState.PRUNED)
         except KeyboardInterrupt:
             trial.set_user_attr("whynet_state", "failed")
@@ -226,6 +244,7 @@ class TrialLoop:
                 message="the search was interrupted",
                 placement=self.placement,
             )
+            self._asked = self._started = None
             self.emit(TrialEnded(self.worker, record, None))
             raise
         except Exception as exc:
@@ -234,6 +253,7 @@ class TrialLoop:
             trial.set_user_attr("whynet_state", "failed")
             trial.set_user_attr("fail_reason", reason)
             trial.set_user_attr("error", message[:2000])
+            _save_history(trial, history)
             self.study.tell(trial, state=TrialState.FAIL)
             extra = {"reason": reason, "message": message, "traceback": traceback.format_exc()}
         else:
@@ -258,6 +278,7 @@ class TrialLoop:
                 path = self.models_dir / f"trial-{number:05d}.keras"
                 trained.model.save(path)
                 trial.set_user_attr("model_path", str(path))
+            _save_history(trial, history)
             self.study.tell(trial, values=list(values))
             state = "complete"
             extra = {"result": result, "values": values}
@@ -272,8 +293,71 @@ class TrialLoop:
             placement=self.placement,
             **extra,
         )
+        self._asked = self._started = None
         self.emit(TrialEnded(self.worker, record, self._best_value()))
         return state, extra.get("reason")
+
+    def abandon(self, reason: str = "interrupted") -> None:
+        """Fail the trial this loop was in when it was interrupted, if any.
+
+        Training itself handles an interruption; this covers the moments
+        around it (sampling, saving), so that no trial stays RUNNING.
+        """
+        trial, started = self._asked, self._started
+        self._asked = self._started = None
+        if trial is None or not fail_running_trial(self.study, trial._trial_id, reason):
+            return
+        if started is not None:
+            record = TrialRecord(
+                number=started.number,
+                params=started.params,
+                state="interrupted",
+                history=(),
+                duration_s=0.0,
+                reason=reason,
+                message="the search was interrupted",
+                placement=self.placement,
+            )
+            self.emit(TrialEnded(self.worker, record, None))
+
+
+def recover_stale_trials(study: Any, *, host: str) -> list[int]:
+    """Fail and re-queue the trials a killed search left RUNNING on this host.
+
+    A trial is stale when it was started on this host by a process that no
+    longer exists (its ``pid`` user attribute). Trials of other hosts, and of
+    live processes, are left alone: they may still be running.
+
+    Returns:
+        The numbers of the trials that were recovered.
+    """
+    import psutil
+    from optuna.trial import TrialState
+
+    recovered = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        attrs = trial.user_attrs
+        if attrs.get("host", host) != host:
+            continue
+        pid = int(attrs.get("pid", 0) or 0)
+        if pid and _alive_since(psutil, pid, trial.datetime_start):
+            continue
+        if fail_running_trial(study, trial._trial_id, "stale"):
+            recovered.append(trial.number)
+            if attrs.get("whynet_retry_of") is None and trial.params:
+                study.enqueue_trial(
+                    dict(trial.params), user_attrs={"whynet_retry_of": trial.number}
+                )
+    return recovered
+
+
+def _alive_since(psutil: Any, pid: int, started: Any) -> bool:
+    """Whether process ``pid`` exists and is older than the trial (not a reused pid)."""
+    try:
+        created = psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+    return started is None or created <= started.timestamp() + 1.0
 
 
 def fail_running_trial(study: Any, trial_id: int, reason: str) -> bool:

@@ -21,9 +21,10 @@ from whynet.data import Dataset, load_dataset
 from whynet.exceptions import ConfigError, FatalSearchError, UserError
 from whynet.search._factories import check_storage, make_pruner, make_sampler, make_storage
 from whynet.search._launcher import Launcher
-from whynet.search._loop import Dispatcher, TrialLoop, best_complete
+from whynet.search._loop import Dispatcher, TrialLoop, best_complete, recover_stale_trials
 from whynet.search._result import SearchResult, trials_frame
 from whynet.search._study import open_study
+from whynet.search._sync import sync_tracking
 from whynet.search._worker import default_trainer
 from whynet.spaces import SearchSpace, TrialParams
 from whynet.tracking import BaseTracker, NullTracker, SearchInfo, SearchSummary
@@ -96,6 +97,7 @@ def _make_tracker(config: RunConfig) -> BaseTracker:
     return MLflowTracker(
         tracking_uri=config.tracking.uri,
         experiment=config.tracking.experiment or config.study_name,
+        timeout_s=config.tracking.timeout_s,
     )
 
 
@@ -152,6 +154,8 @@ def run_search(
         pruner=pruner,
     )
     study = opened.study
+    # Before any new trial: trials that a killed search left RUNNING here.
+    stale = recover_stale_trials(study, host=socket.gethostname()) if opened.resumed else []
     out_dir = config.output_path
     (out_dir / "models").mkdir(parents=True, exist_ok=True)
 
@@ -173,6 +177,11 @@ def run_search(
             f"{spec.name} ({spec.n_train} train / {spec.n_val} validation / {spec.n_test} "
             "test rows)."
         )
+    if stale:
+        reporter.message(
+            f"Recovered {len(stale)} trial(s) left running by a search that was killed "
+            f"({', '.join(map(str, stale))}): marked failed (stale) and queued again."
+        )
     in_process = _in_process(config, slots)
     if not in_process:
         reporter.message(
@@ -193,8 +202,12 @@ def run_search(
             resumed=opened.resumed,
             existing_trials=opened.existing_trials,
             storage=config.search.storage,
+            stale_trials=tuple(stale),
         )
     )
+    if opened.resumed:
+        # Runs a killed or disconnected search left behind are caught up.
+        sync_tracking(study, tracker)
     dispatcher = Dispatcher(
         tracker=tracker,
         reporter=reporter,
@@ -248,6 +261,7 @@ def run_search(
                 resumed=opened.resumed,
                 status=status,
                 hide_gpus=not in_process,
+                on_message=reporter.message,
             )
     return result
 
@@ -298,7 +312,11 @@ def _run_in_process(
         deadline=deadline,
         worker="w0",
     )
-    reason = loop.run()
+    try:
+        reason = loop.run()
+    except KeyboardInterrupt:
+        loop.abandon("interrupted")
+        raise
     if reason == "exhausted":
         dispatcher.reporter.message("Every point of the grid has been tried; the search ends.")
 
@@ -334,6 +352,7 @@ def _finish(
     resumed: bool,
     status: str,
     hide_gpus: bool,
+    on_message: Callable[[str], None],
 ) -> SearchResult:
     """Select the best trial, test it once, write and log the outputs."""
     if hide_gpus and "keras" not in sys.modules:
@@ -386,6 +405,18 @@ def _finish(
         counts=counts,
         status=status,  # type: ignore[arg-type]
     )
+    if getattr(tracker, "behind", None):
+        tracker.retry_now()  # type: ignore[attr-defined]
+        report = sync_tracking(study, tracker)
+        if report.behind:
+            on_message(
+                f"MLflow at {tracker.location} did not answer: {report.behind} trial run(s) are "
+                "not mirrored yet (the study has them). When it is back, run: whynet sync "
+                f"{config.study_name} --storage {mask_url(config.search.storage)} "
+                f"--tracking-uri {tracker.location}"
+            )
+        else:
+            on_message(f"MLflow answered again; caught up {report.created + report.ended} run(s).")
     tracker.end_search(summary)
     return SearchResult(
         study_name=config.study_name,

@@ -159,6 +159,7 @@ def worker_main(spec: WorkerSpec, events: Any, tickets: Any) -> None:
             stop_on_oom=True,
         )
     except KeyboardInterrupt:
+        loop.abandon("interrupted")
         reason = "interrupted"
     events.put(WorkerExited(spec.worker, reason, loop.trials_run, _rss_mb()))
     events.close()

@@ -293,7 +293,7 @@ class SearchSpace:
         if not isinstance(config, Mapping):
             raise ConfigError(
                 f"invalid value for 'space': expected a mapping of parameter names to values, "
-                f"got {config!r}. Known parameters: {', '.join(PARAMETERS)}."
+                f"got {_shown(config)}. Known parameters: {', '.join(PARAMETERS)}."
             )
         domains: dict[str, Domain] = {"epochs": Fixed(max_epochs)}
         for key, raw in config.items():
@@ -465,12 +465,21 @@ class SearchSpace:
         return self.to_config()
 
 
+def _shown(value: Any) -> str:
+    """A value's repr for a one-line message: on one line, and shortened."""
+    text = repr(value)
+    if not text.isprintable():
+        text = " ".join(text.split())
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 def _check_key(key: str) -> None:
     if key not in PARAMETERS:
-        close = difflib.get_close_matches(key, list(PARAMETERS), n=1)
+        text = str(key)
+        close = difflib.get_close_matches(text, list(PARAMETERS), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ConfigError(
-            f"unknown key 'space.{key}'.{hint} Known parameters: {', '.join(PARAMETERS)}."
+            f"unknown key {'space.' + text!r}.{hint} Known parameters: {', '.join(PARAMETERS)}."
         )
 
 
@@ -485,7 +494,10 @@ def _coerce_number(key: str, kind: str, value: Any) -> Any:
             return int(number)
         return number
     if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # too large for a float; rejected as out of range
+            return value
     return value
 
 
@@ -493,7 +505,7 @@ def _check_value(key: str, value: Any) -> None:
     p = PARAMETERS[key]
     bad = False
     if p.kind == "str":
-        bad = value not in p.allowed
+        bad = not isinstance(value, str) or value not in p.allowed
     elif p.kind == "int":
         bad = not (isinstance(value, int) and not isinstance(value, bool))
     else:
@@ -504,7 +516,7 @@ def _check_value(key: str, value: Any) -> None:
         )
     if bad:
         raise ConfigError(
-            f"invalid value for 'space.{key}': expected {p.describe_rule()}, got {value!r}."
+            f"invalid value for 'space.{key}': expected {p.describe_rule()}, got {_shown(value)}."
         )
 
 
@@ -516,17 +528,23 @@ def _parse_domain(key: str, raw: Any, *, fixed: bool = False) -> Domain:
         return raw
     if isinstance(raw, Mapping):
         if fixed:
-            raise ConfigError(f"invalid value for 'space.{key}': expected one value, got {raw!r}.")
+            raise ConfigError(
+                f"invalid value for 'space.{key}': expected one value, got {_shown(raw)}."
+            )
         return _parse_range(key, raw)
     if isinstance(raw, list | tuple):
         if fixed:
-            raise ConfigError(f"invalid value for 'space.{key}': expected one value, got {raw!r}.")
+            raise ConfigError(
+                f"invalid value for 'space.{key}': expected one value, got {_shown(raw)}."
+            )
         values = tuple(_coerce_number(key, p.kind, v) for v in raw)
         if not values:
             raise ConfigError(
                 f"invalid value for 'space.{key}': the list of choices is empty; give at least "
                 f"one value ({p.describe_rule()})."
             )
+        for value in values:
+            _check_value(key, value)
         if len(set(values)) != len(values):
             raise ConfigError(
                 f"invalid value for 'space.{key}': the choices {list(values)} repeat a value."
@@ -546,26 +564,27 @@ def _parse_range(key: str, raw: Mapping[str, Any]) -> Domain:
             f"{list(p.allowed)} or a list of them."
         )
     allowed_keys = {"low", "high", "log"} | ({"step"} if p.kind == "int" else set())
-    unknown = sorted(set(raw) - allowed_keys)
+    unknown = set(raw) - allowed_keys
     if unknown or not {"low", "high"} <= set(raw):
         raise ConfigError(
             f"invalid value for 'space.{key}': a range needs 'low' and 'high' "
             f"(and optionally {', '.join(sorted(allowed_keys - {'low', 'high'}))}), got keys "
-            f"{sorted(raw)}."
+            f"{sorted(str(k) for k in raw)}."
         )
     low = _coerce_number(key, p.kind, raw["low"])
     high = _coerce_number(key, p.kind, raw["high"])
     log = raw.get("log", False)
     if not isinstance(log, bool):
         raise ConfigError(
-            f"invalid value for 'space.{key}.log': expected true or false, got {log!r}."
+            f"invalid value for 'space.{key}.log': expected true or false, got {_shown(log)}."
         )
     domain: Domain
     if p.kind == "int":
         step = _coerce_number(key, "int", raw.get("step", 1))
         if not isinstance(step, int) or isinstance(step, bool) or step < 1:
             raise ConfigError(
-                f"invalid value for 'space.{key}.step': expected an integer >= 1, got {step!r}."
+                f"invalid value for 'space.{key}.step': expected an integer >= 1, "
+                f"got {_shown(step)}."
             )
         if log and step != 1:
             raise ConfigError(
@@ -609,5 +628,5 @@ def _check_domain(key: str, domain: Domain) -> None:
     else:
         raise ConfigError(
             f"invalid value for 'space.{key}': expected a value, a list of choices or a range, "
-            f"got {domain!r}."
+            f"got {_shown(domain)}."
         )

@@ -29,6 +29,8 @@ class SearchInfo:
     resumed: bool
     existing_trials: int
     storage: str
+    stale_trials: tuple[int, ...] = ()
+    kind: str = "search"
 
 
 @dataclass(frozen=True)

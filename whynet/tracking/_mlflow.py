@@ -26,6 +26,7 @@ logger = logging.getLogger("whynet.tracking")
 
 _MAX_METRICS, _MAX_PARAMS, _MAX_TAGS = 1000, 100, 100
 _PARAM_VALUE_LIMIT = 6000
+_PAUSE_AFTER_FAILURE_S = 15.0
 _STATUS = {
     "complete": "FINISHED",
     "pruned": "FINISHED",
@@ -66,7 +67,12 @@ class MLflowTracker(BaseTracker):
         >>> tracker = MLflowTracker(tracking_uri="sqlite:///mlflow.db", experiment="demo")
     """
 
-    def __init__(self, *, tracking_uri: str, experiment: str) -> None:
+    def __init__(self, *, tracking_uri: str, experiment: str, timeout_s: float = 10.0) -> None:
+        # Bound every call to a tracking server: MLflow's defaults (120 s,
+        # seven retries with backoff) would stall a search for minutes.
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(max(1, round(timeout_s)))
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "1"
+        os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = "1"
         from mlflow import MlflowClient
 
         self.tracking_uri = absolute_sqlite(tracking_uri)
@@ -76,19 +82,46 @@ class MLflowTracker(BaseTracker):
         self.parent_run_id: str | None = None
         self._trial_runs: dict[int, str] = {}
         self.failed_calls = 0
+        self.skipped_calls = 0
+        self._down_until = 0.0
+        self.behind: set[int] = set()
 
     @property
     def location(self) -> str:
         return mask_url(self.tracking_uri)
 
+    @property
+    def reachable(self) -> bool:
+        """False while calls are paused after a failure."""
+        return time.monotonic() >= self._down_until
+
     def _guard(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run one MLflow call; a failure is counted and warned about, not raised."""
+        """Run one MLflow call; a failure is counted and warned about, not raised.
+
+        After a failure, calls are skipped for a while instead of each waiting
+        for a timeout; what they would have logged is caught up from the study
+        (see :func:`whynet.search.sync_tracking`).
+        """
+        if not self.reachable:
+            self.skipped_calls += 1
+            return None
         try:
             return fn(*args, **kwargs)
         except Exception as exc:  # MLflow raises many types; none may stop training.
             self.failed_calls += 1
-            logger.warning("MLflow: could not %s: %s", what, mask_url(str(exc)).splitlines()[0])
+            self._down_until = time.monotonic() + _PAUSE_AFTER_FAILURE_S
+            first = (mask_url(str(exc)).splitlines() or [type(exc).__name__])[0][:300]
+            logger.warning(
+                "MLflow: could not %s (pausing logging for %.0f s): %s",
+                what,
+                _PAUSE_AFTER_FAILURE_S,
+                first,
+            )
             return None
+
+    def retry_now(self) -> None:
+        """Try the server again at the next call, whatever the pause."""
+        self._down_until = 0.0
 
     # Search ----------------------------------------------------------------
 
@@ -100,9 +133,9 @@ class MLflowTracker(BaseTracker):
             )
         else:
             self.experiment_id = exp.experiment_id
-        name = f"search {time.strftime('%Y-%m-%d %H:%M:%S')}"
+        name = f"{info.kind} {time.strftime('%Y-%m-%d %H:%M:%S')}"
         tags = {
-            "whynet.kind": "search",
+            "whynet.kind": info.kind,
             "whynet.study": info.study_name,
             "whynet.data": info.data_name,
             "whynet.data_fingerprint": info.data_fingerprint,
@@ -110,7 +143,9 @@ class MLflowTracker(BaseTracker):
             "whynet.existing_trials": str(info.existing_trials),
             "whynet.storage": mask_url(info.storage),
             "whynet.host": socket.gethostname(),
+            "whynet.pid": str(os.getpid()),
         }
+        self._end_dead_runs()
         run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
         self.parent_run_id = run.info.run_id
         from mlflow.entities import Param
@@ -121,6 +156,33 @@ class MLflowTracker(BaseTracker):
         for chunk in _chunks([Param(k, mask_url(v)) for k, v in params.items()], _MAX_PARAMS):
             self.client.log_batch(self.parent_run_id, params=chunk)
         self.client.log_text(self.parent_run_id, mask_url(info.config_yaml), "config.yaml")
+
+    def _end_dead_runs(self) -> None:
+        """End the parent runs a killed search on this host left RUNNING.
+
+        Its trial runs are ended from the study (see ``sync_tracking``).
+        """
+        import psutil
+
+        host = socket.gethostname()
+        running = self._guard(
+            "look for runs left running",
+            self.client.search_runs,
+            [self.experiment_id],
+            filter_string="attributes.status = 'RUNNING'",
+            max_results=1000,
+        )
+        for run in running or []:
+            tags = run.data.tags
+            if tags.get("whynet.kind") == "trial":
+                continue
+            pid = int(tags.get("whynet.pid", "0") or 0)
+            if tags.get("whynet.host") == host and not psutil.pid_exists(pid):
+                rid = run.info.run_id
+                self._guard(
+                    "tag a dead run", self.client.set_tag, rid, "whynet.fail_reason", "stale"
+                )
+                self._guard("end a dead run", self.client.set_terminated, rid, status="KILLED")
 
     def end_search(self, summary: SearchSummary) -> None:
         if self.parent_run_id is None:
@@ -179,6 +241,8 @@ class MLflowTracker(BaseTracker):
         )
         if run is not None:
             self._trial_runs[number] = run.info.run_id
+        else:
+            self.behind.add(number)
 
     def trial_run_id(self, number: int) -> str | None:
         """The MLflow run id of a trial started by this tracker."""
@@ -187,7 +251,9 @@ class MLflowTracker(BaseTracker):
     def end_trial(self, record: TrialRecord) -> None:
         run_id = self._trial_runs.get(record.number)
         if run_id is None:
+            self.behind.add(record.number)
             return
+        before = self.failed_calls + self.skipped_calls
         from mlflow.entities import Metric, Param, RunTag
 
         now = int(time.time() * 1000)
@@ -229,6 +295,38 @@ class MLflowTracker(BaseTracker):
             run_id,
             status=_STATUS[record.state],
         )
+        if self.failed_calls + self.skipped_calls > before:
+            self.behind.add(record.number)
+        else:
+            self.behind.discard(record.number)
+
+    def adopt_run(self, number: int, run_id: str) -> None:
+        """Use an existing run (e.g. left RUNNING by a killed search) for a trial."""
+        self._trial_runs[number] = run_id
+
+    def trial_runs(self) -> dict[int, tuple[str, str]]:
+        """Every trial run of the experiment: number -> (run id, status)."""
+        if self.experiment_id is None:
+            return {}
+        from mlflow.entities import ViewType
+
+        out: dict[int, tuple[str, str]] = {}
+        token = None
+        while True:
+            page = self.client.search_runs(
+                [self.experiment_id],
+                filter_string="tags.`whynet.kind` = 'trial'",
+                run_view_type=ViewType.ACTIVE_ONLY,
+                max_results=1000,
+                order_by=["attributes.start_time ASC"],
+                page_token=token,
+            )
+            for run in page:
+                number = int(run.data.tags["whynet.trial_number"])
+                out[number] = (run.info.run_id, run.info.status)
+            token = page.token
+            if not token:
+                return out
 
     def tag_test_metrics(self, trial_number: int, metrics: Mapping[str, float]) -> None:
         run_id = self._trial_runs.get(trial_number) or self._find_trial_run(trial_number)
