@@ -6,7 +6,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::UserWarning:google.protobuf.runtime_version
 
-.PHONY: run test install install-test lint typecheck bench clean
+.PHONY: run test test-slow install install-test lint typecheck bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "whynet needs Python 3.11 or newer; set PYTHON=python3.11"'
@@ -38,6 +38,11 @@ typecheck: install-test
 ## make test: install the test extras, lint, type-check and run the test suite.
 test: lint typecheck
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+## make test-slow: the fault tests that take minutes (killed processes, a stopped
+## MLflow server, 8 workers on one storage); .ci/run runs them after `make test`.
+test-slow: install-test
+	$(PY) -m pytest -q -m slow $(PYTEST_ARGS)
 
 clean:
 	rm -rf whynet.journal whynet.journal.lock mlflow.db mlruns mlartifacts whynet-runs

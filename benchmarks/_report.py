@@ -178,6 +178,28 @@ def _search_table(data: dict[str, Any], dataset: str) -> str:
     return _table(header, rows)
 
 
+def _split_check(data: dict[str, Any], dataset: str) -> str:
+    """Whether whynet's own data loading gave the split every peer used."""
+    checked = [
+        r
+        for r in data["runs"]
+        if r["kind"] == "search"
+        and r["dataset"] == dataset
+        and r.get("status") == "ok"
+        and r["tool"].startswith("whynet")
+    ]
+    if not checked:
+        return ""
+    bad = [r for r in checked if not r.get("same_split")]
+    if not bad:
+        return (
+            f"\nIn all {len(checked)} whynet runs the study's data fingerprint was that of "
+            "the split the peers were given.\n"
+        )
+    which = ", ".join(f"{r['tool']} seed {r['seed']}" for r in bad)
+    return f"\n**Warning**: whynet's data fingerprint differed from the peers' split in: {which}.\n"
+
+
 def _overhead(data: dict[str, Any]) -> dict[str, Any] | None:
     runs = [r for r in data["runs"] if r["kind"] == "overhead"]
     return runs[-1] if runs else None
@@ -200,7 +222,7 @@ def _overhead_section(data: dict[str, Any]) -> str:
     if run is None:
         return "Not run.\n"
     if run.get("status") != "ok":
-        return f"The overhead run failed: {run.get('error')}\n"
+        return f"No figures: {_why_not(run)}.\n"
     summary = run["summary"]
     rows = []
     for key, label in _OVERHEAD_ROWS:
@@ -247,8 +269,7 @@ def _scaling_section(data: dict[str, Any]) -> str:
     rows = []
     for r in runs:
         if r.get("status") != "ok":
-            why = "not available yet" if r.get("status") == "not_available" else r.get("error")
-            rows.append([str(r["workers"]), str(why), *["-"] * 6])
+            rows.append([str(r["workers"]), _why_not(r), *["-"] * 6])
             continue
         speed = speed_span = "-"
         if one is not None:
@@ -573,6 +594,7 @@ def render(data: dict[str, Any], *, source: str) -> str:
             "KerasTuner stops no trial early, so it has no pruned count.\n\n"
         )
         parts.append(_search_table(data, dataset))
+        parts.append(_split_check(data, dataset))
     parts.append("\nReference figures from the issue (digits, 2 cores, 30 trials, 3 seeds):\n\n")
     parts.append(_reference_table())
     parts.append("\n## Overhead of one trial\n")

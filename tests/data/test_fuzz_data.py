@@ -33,7 +33,7 @@ from whynet.exceptions import DataError, UserError
 # No example database: it would be written into the working directory, which
 # these tests require to stay empty.
 FUZZ = settings(
-    max_examples=60 * 10,
+    max_examples=150 * 8,
     deadline=None,
     database=None,
     suppress_health_check=[
@@ -117,9 +117,13 @@ def _cast(values: np.ndarray, dtype: Any) -> np.ndarray:
 @st.composite
 def labels(draw: st.DrawFn, n: int) -> np.ndarray:
     """Targets of length ``n``: a few classes of some type, or real numbers."""
-    kind = draw(st.sampled_from(["int", "int", "str", "float", "bool", "object", "one", "huge"]))
+    kind = draw(
+        st.sampled_from(["int", "int", "str", "float", "bool", "object", "one", "huge", "complex"])
+    )
     if kind == "float":
         return draw(_array(np.float64, (n,)))
+    if kind == "complex":
+        return draw(_array(np.complex128, (n,)))
     if kind == "one":
         return np.full(n, draw(st.sampled_from([0, "a", 1.5, True])))
     pools: dict[str, list[Any]] = {
@@ -271,7 +275,7 @@ def array_inputs(draw: st.DrawFn) -> tuple[Any, Any, int | None]:
     return x, y, rows
 
 
-@settings(FUZZ, max_examples=120 * 10)
+@settings(FUZZ, max_examples=300 * 8)
 @given(inputs=array_inputs(), options=split_settings(python=True))
 def test_from_arrays(
     inputs: tuple[Any, Any, int | None], options: dict[str, Any], empty_cwd: Path
@@ -291,6 +295,107 @@ def test_from_arrays(
         else:
             assert x.tobytes() == x_before.tobytes()
     assert list(empty_cwd.iterdir()) == []
+
+
+@st.composite
+def usable_labels(draw: st.DrawFn, n: int) -> tuple[np.ndarray, str]:
+    """``(y, task)``: balanced classes of some type, or finite numbers of any size."""
+    task = draw(st.sampled_from(["auto", "auto", "classification", "regression"]))
+    if task == "regression" or (task == "auto" and draw(st.booleans())):
+        dtype = draw(st.sampled_from([np.float64, np.float32, np.int64, np.uint64]))
+        return draw(
+            hnp.arrays(
+                dtype,
+                (n,),
+                elements=hnp.from_dtype(np.dtype(dtype), allow_nan=False, allow_infinity=False),
+            )
+        ), task
+    k = draw(st.sampled_from([2, 2, 3, 4]))
+    names = draw(
+        st.sampled_from(
+            [[0, 1, 2, 3], ["no", "yes", "maybe", ""], [1.5, -2.0, 1e300, 5e-324],
+             [2**63, 2**64 - 1, 10**30, -(2**63)], ["🙂", "a\nb", "\u2028", "é"]]
+        )
+    )  # fmt: skip
+    order = draw(st.permutations(range(n)))
+    y = np.array(
+        [names[i % k] for i in order],
+        dtype=object if isinstance(names[0], int) and names[0] > 2**62 else None,
+    )
+    if k == 2 and draw(_one_in(5)):
+        y = np.array([i % 2 == 0 for i in order])
+    return y, task
+
+
+@st.composite
+def usable_features(draw: st.DrawFn, n: int) -> np.ndarray:
+    """Finite features of any numeric dtype and size: constant, tiny or near the limits."""
+    dtype = np.dtype(
+        draw(
+            st.sampled_from(
+                [
+                    np.float64,
+                    np.float32,
+                    np.float16,
+                    np.int64,
+                    np.uint64,
+                    np.int8,
+                    np.uint8,
+                    np.bool_,
+                ]
+            )
+        )
+    )
+    sample = draw(st.sampled_from([(1,), (3,), (5,), (4, 4), (3, 3, 2)]))
+    elements = draw(
+        st.sampled_from(
+            [
+                hnp.from_dtype(dtype, allow_nan=False, allow_infinity=False),
+                hnp.from_dtype(
+                    dtype, allow_nan=False, allow_infinity=False, min_value=0, max_value=100
+                )
+                if dtype.kind != "b"
+                else hnp.from_dtype(dtype),
+            ]
+        )
+    )
+    return draw(hnp.arrays(dtype, (n, *sample), elements=elements))
+
+
+@settings(FUZZ, max_examples=100 * 8)
+@given(data=st.data(), n=st.integers(20, 80), seed=st.integers(0, 2**32 - 1))
+def test_from_arrays_finite_inputs(data: st.DataObject, n: int, seed: int, empty_cwd: Path) -> None:
+    """Finite inputs of any size load as finite float32 (or say which feature is too large)."""
+    y, task = data.draw(usable_labels(n))
+    x = data.draw(usable_features(n))
+    check_data_outcome(lambda: from_arrays(x, y, task=task, seed=seed), rows=n)
+
+
+@settings(FUZZ, max_examples=100 * 8)
+@given(data=st.data(), n=st.integers(20, 80), n_samples=st.one_of(st.none(), st.integers(10, 80)))
+def test_from_frame_finite_inputs(
+    data: st.DataObject, n: int, n_samples: int | None, empty_cwd: Path
+) -> None:
+    """A table of finite numbers, text and bools loads as finite float32."""
+    y, task = data.draw(usable_labels(n))
+    columns = {}
+    for i in range(data.draw(st.integers(1, 4))):
+        kind = data.draw(st.sampled_from(["number", "number", "text", "bool"]))
+        if kind == "number":
+            columns[f"n{i}"] = data.draw(usable_features(n)).reshape(n, -1)[:, 0]
+        elif kind == "text":
+            columns[f"t{i}"] = data.draw(
+                st.lists(st.sampled_from(["a", "b", "🙂", ""]), min_size=n, max_size=n)
+            )
+        else:
+            columns[f"b{i}"] = data.draw(hnp.arrays(np.bool_, (n,)))
+    frame = pd.DataFrame(columns)
+    frame["target"] = y
+    check_data_outcome(
+        lambda: from_frame(frame, target="target", task=task, n_samples=n_samples),
+        rows=n,
+        n_samples=n_samples,
+    )
 
 
 # Tables.
@@ -379,10 +484,12 @@ def frames(draw: st.DrawFn, *, n_min: int = 0) -> tuple[pd.DataFrame, Any, int]:
         target = draw(odd_text)  # maybe not a column
     elif how == 1:
         target = str(target)  # an int column named by its text
+    elif how == 2:
+        target = draw(st.sampled_from([None, 7, 1.5, ["a"], ("a",), names[position:]]))
     return frame, target, n
 
 
-@settings(FUZZ, max_examples=120 * 10)
+@settings(FUZZ, max_examples=300 * 8)
 @given(table=frames(), options=split_settings(python=True))
 def test_from_frame(
     table: tuple[pd.DataFrame, Any, int], options: dict[str, Any], empty_cwd: Path
@@ -399,7 +506,7 @@ def test_from_frame(
     assert list(empty_cwd.iterdir()) == []
 
 
-@settings(FUZZ, max_examples=20 * 10)
+@settings(FUZZ, max_examples=20 * 8)
 @given(frame=st.sampled_from([None, [], {}, np.zeros((20, 2)), pd.Series([1, 2]), "x.csv"]))
 def test_from_frame_not_a_frame(frame: Any, empty_cwd: Path) -> None:
     check_data_outcome(lambda: from_frame(frame, target="a"))
@@ -468,7 +575,7 @@ def csv_texts(draw: st.DrawFn) -> tuple[bytes, str | None, int | None]:
     )
 
 
-@settings(FUZZ, max_examples=100 * 10)
+@settings(FUZZ, max_examples=250 * 8)
 @given(content=csv_texts(), options=split_settings(python=False), upper=st.booleans())
 def test_load_csv(
     content: tuple[bytes, str | None, int | None],
@@ -494,7 +601,7 @@ def _parquet_bytes(frame: pd.DataFrame, index_name: Any) -> bytes | None:
     return buffer.getvalue()
 
 
-@settings(FUZZ, max_examples=80 * 10)
+@settings(FUZZ, max_examples=200 * 8)
 @given(
     table=frames(),
     index_name=st.one_of(st.none(), st.none(), column_names.map(str)),
@@ -562,7 +669,7 @@ def npz_files(draw: st.DrawFn) -> tuple[bytes, int | None]:
     return data, rows if keys[0] in ("x", "X") and keys[1] in ("y", "Y") else None
 
 
-@settings(FUZZ, max_examples=100 * 10)
+@settings(FUZZ, max_examples=250 * 8)
 @given(content=npz_files(), options=split_settings(python=False))
 def test_load_npz(
     content: tuple[bytes, int | None], options: dict[str, Any], tmp_path: Path, empty_cwd: Path
@@ -573,7 +680,7 @@ def test_load_npz(
     _check_file(tmp_path, empty_cwd, path, None, options, rows)
 
 
-@settings(FUZZ, max_examples=40 * 10)
+@settings(FUZZ, max_examples=60 * 8)
 @given(
     stem=st.text(min_size=1, max_size=12).filter(
         lambda s: "/" not in s and "\x00" not in s and s not in (".", "..")
@@ -594,7 +701,7 @@ def test_load_odd_file_names(
     _check_file(tmp_path, empty_cwd, path, target, {}, None)
 
 
-@settings(FUZZ, max_examples=40 * 10)
+@settings(FUZZ, max_examples=40 * 8)
 @given(
     source=st.one_of(
         odd_text,

@@ -68,6 +68,7 @@ def _wait_until_running(workdir: Path, proc: subprocess.Popen[str], complete: in
     raise AssertionError("the search never had a running trial")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_sigterm_stops_cleanly_and_the_same_command_resumes(tmp_path: Path, workers: str) -> None:
     proc = _start(tmp_path, "--workers", workers)
@@ -116,6 +117,7 @@ def test_sigterm_stops_cleanly_and_the_same_command_resumes(tmp_path: Path, work
     } == complete_before
 
 
+@pytest.mark.slow
 def test_kill_everything_then_restart_recovers_stale_trials(tmp_path: Path) -> None:
     proc = _start(tmp_path, "--workers", "2")
     try:

@@ -108,6 +108,7 @@ def test_out_of_memory_fails_only_that_trial(workdir: Path, workers: int) -> Non
         assert "ran out of memory; replacing it with a fresh process" in stream.getvalue()
 
 
+@pytest.mark.slow
 def test_killed_worker_trial_is_failed_retried_and_search_completes(tmp_path: Path) -> None:
     config = tiny_config(search__trials=6, training__max_epochs=40)
     config["space"]["mlp_units"] = [256]

@@ -37,14 +37,14 @@ def _check_finite(x: np.ndarray, names: Sequence[str] | None, name: str) -> None
         return
     cols = np.flatnonzero(bad)
     if names is not None and len(names) == flat.shape[1]:
-        shown_cols = ", ".join(repr(names[int(c)]) for c in cols[:10])
+        where = ", ".join(repr(names[int(c)]) for c in cols[:10])
     else:
-        shown_cols = "index(es) " + ", ".join(str(int(c)) for c in cols[:10])
+        where = "at index " + ", ".join(str(int(c)) for c in cols[:10])
     more = ", ..." if len(cols) > 10 else ""
     raise DataError(
-        f"{name} has feature values too large for whynet to scale in float32 (feature(s) "
-        f"{shown_cols}{more}). Rescale those features (e.g. divide by a constant or take a "
-        "log) before loading."
+        f"{name} has feature values too large for whynet to scale in float32 (features "
+        f"{where}{more}). Rescale those features (e.g. divide by a constant or take a log) "
+        "before loading."
     )
 
 

@@ -31,12 +31,16 @@ def _find_target(frame: pd.DataFrame, target: str | None, name: str) -> object:
             f"{name} is a table, so whynet needs to know which column to predict: set "
             f"`data.target` (or `target=`) to one of its columns: {_columns(frame)}."
         )
-    if target in frame.columns:
+    try:
+        found = target in frame.columns
+    except TypeError:  # an unhashable target, e.g. a list of names
+        found = False
+    if found:
         return target
     by_text = {str(c): c for c in frame.columns}
-    if target in by_text:
+    if isinstance(target, str) and target in by_text:
         return by_text[target]
-    close = difflib.get_close_matches(target, list(by_text), n=1)
+    close = difflib.get_close_matches(str(target), list(by_text), n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise DataError(
         f"target column {target!r} is not in {name}.{hint} Set `data.target` to one of its "

@@ -77,6 +77,11 @@ def _resolve(series: pd.Series, task: str) -> Task:
 def _regression_values(series: pd.Series, what: str) -> np.ndarray:
     if _is_number(series) or pd.api.types.is_bool_dtype(series):
         return _float32(series.to_numpy(dtype=np.float64), what)
+    if pd.api.types.is_complex_dtype(series):
+        raise DataError(
+            f"{what} holds complex numbers, which cannot be a regression target. Predict the "
+            "real and imaginary parts (or the magnitude) as separate targets."
+        )
     coerced = pd.to_numeric(series, errors="coerce")
     bad = coerced.isna().to_numpy(dtype=bool) & series.notna().to_numpy(dtype=bool)
     if bad.any():

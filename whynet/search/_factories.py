@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,14 @@ from whynet._urls import absolute_sqlite, mask_url
 from whynet.exceptions import ConfigError, UserError
 from whynet.spaces import SearchSpace
 
-__all__ = ["check_storage", "make_pruner", "make_sampler", "make_storage"]
+__all__ = [
+    "check_storage",
+    "check_writable_dir",
+    "check_writable_file",
+    "make_pruner",
+    "make_sampler",
+    "make_storage",
+]
 
 
 def _is_url(storage: str) -> bool:
@@ -36,28 +44,70 @@ def check_storage(storage: str) -> None:
         if scheme == "sqlite":
             path = storage.split(":///", 1)[-1]
             if path and path != ":memory:":
-                _check_writable_file(Path(path), "storage")
+                check_writable_file(Path(path), "storage")
         return
-    _check_writable_file(Path(storage), "storage")
+    check_writable_file(Path(storage), "storage")
 
 
-def _check_writable_file(path: Path, what: str) -> None:
-    folder = path.parent if str(path.parent) else Path(".")
+MIN_FREE_MB = 50
+
+
+def check_writable_file(path: Path, what: str) -> None:
+    """Fail, naming the fix, unless ``path`` can be created or written.
+
+    Raises:
+        UserError: If its folder is missing, not writable, read-only or full.
+    """
     if path.exists():
         if path.is_dir():
             raise UserError(f"{what} {str(path)!r} is a folder; give a file path.")
         if not os.access(path, os.W_OK):
-            raise UserError(f"{what} file {str(path)!r} is not writable. Fix its permissions.")
+            raise UserError(
+                f"{what} file {str(path)!r} is not writable. Fix its permissions or choose "
+                "another path."
+            )
+        _check_free_space(path.parent, what)
         return
+    folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise UserError(
             f"the folder of the {what} {str(path)!r} does not exist. Create {str(folder)!r} "
             "or choose another path."
         )
-    if not os.access(folder, os.W_OK):
+    check_writable_dir(folder, what)
+
+
+def check_writable_dir(path: Path, what: str) -> None:
+    """Fail unless ``path`` (or the nearest folder above it that exists) is writable.
+
+    Raises:
+        UserError: If that folder is not writable, is on a read-only file
+            system, or has less than 50 MiB free.
+    """
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
         raise UserError(
-            f"cannot write the {what} {str(path)!r}: the folder {str(folder)!r} is not writable. "
-            "Run from a writable working directory or choose another path."
+            f"cannot write the {what} {str(path)!r}: {str(probe)!r} is a file, not a folder. "
+            "Choose another path."
+        )
+    if not os.access(probe, os.W_OK):
+        raise UserError(
+            f"cannot write the {what} {str(path)!r}: the folder {str(probe)!r} is not "
+            "writable (or is on a read-only file system). Run from a writable working "
+            "directory or choose another path."
+        )
+    _check_free_space(probe, what)
+
+
+def _check_free_space(folder: Path, what: str) -> None:
+    free_mb = shutil.disk_usage(folder).free / 2**20
+    if free_mb < MIN_FREE_MB:
+        raise UserError(
+            f"cannot write the {what} in {str(folder)!r}: only {free_mb:.1f} MiB free there, "
+            f"and whynet needs at least {MIN_FREE_MB} MiB. Free some space or choose another "
+            "path."
         )
 
 

@@ -18,8 +18,15 @@ from whynet._progress import NullProgress, SearchProgress
 from whynet._urls import mask_url
 from whynet.config import RunConfig
 from whynet.data import Dataset, load_dataset
-from whynet.exceptions import ConfigError, FatalSearchError, UserError
-from whynet.search._factories import check_storage, make_pruner, make_sampler, make_storage
+from whynet.exceptions import ConfigError, FatalSearchError
+from whynet.search._factories import (
+    check_storage,
+    check_writable_dir,
+    check_writable_file,
+    make_pruner,
+    make_sampler,
+    make_storage,
+)
 from whynet.search._launcher import Launcher
 from whynet.search._loop import Dispatcher, TrialLoop, best_complete, recover_stale_trials
 from whynet.search._result import SearchResult, trials_frame
@@ -68,25 +75,12 @@ def quiet_libraries() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def _check_output_dir(path: Path) -> None:
-    probe = path
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK):
-        raise UserError(
-            f"cannot write the output folder {str(path)!r}: {str(probe)!r} is not a writable "
-            "folder. Set `output_dir` to a writable place."
-        )
-
-
 def _check_tracking(uri: str) -> None:
     if uri.startswith("sqlite:///"):
-        from whynet.search._factories import _check_writable_file
-
-        _check_writable_file(Path(uri[len("sqlite:///") :]), "MLflow store")
+        check_writable_file(Path(uri[len("sqlite:///") :]), "MLflow store")
     elif "://" not in uri or uri.startswith("file:"):
         path = Path(uri[len("file:") :] if uri.startswith("file:") else uri)
-        _check_output_dir(path)
+        check_writable_dir(path, "MLflow store")
 
 
 def _make_tracker(config: RunConfig) -> BaseTracker:
@@ -138,7 +132,7 @@ def run_search(
     pruner = make_pruner(config.search.pruner, max_epochs=config.training.max_epochs)
     slots = plan_slots(config.execution)
     check_storage(config.search.storage)
-    _check_output_dir(config.output_path)
+    check_writable_dir(config.output_path, "output folder")
     if config.tracking.enabled:
         _check_tracking(config.tracking.uri)
 
