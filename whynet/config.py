@@ -173,9 +173,10 @@ class ExecutionConfig(_Model):
         recycle_memory_growth: ... or when its resident memory exceeds this
             multiple of its memory after its first trial.
         recycle_memory_mb: ... or when its resident memory exceeds this many MiB.
-        in_process: Run a single CPU worker inside the calling process
-            (``auto``: yes when there is one CPU worker). Faster to start; no
-            recycling and no isolation.
+        in_process: Run a single CPU worker inside the calling process. It
+            starts faster (no second framework start-up) but is never
+            recycled; ``auto`` does so for one CPU worker and at most
+            ``recycle_after_trials`` trials, where memory growth stays small.
     """
 
     workers: int | Literal["auto"] = "auto"
@@ -184,7 +185,7 @@ class ExecutionConfig(_Model):
     gpus_per_trial: int = Field(1, ge=1, le=64)
     threads_per_worker: int | None = Field(None, ge=1)
     recycle_after_trials: int | None = Field(50, ge=1)
-    recycle_memory_growth: float | None = Field(1.10, gt=1.0)
+    recycle_memory_growth: float | None = Field(1.2, gt=1.0)
     recycle_memory_mb: float | None = Field(None, gt=0)
     in_process: bool | Literal["auto"] = "auto"
 

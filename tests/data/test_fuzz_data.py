@@ -33,7 +33,7 @@ from whynet.exceptions import DataError, UserError
 # No example database: it would be written into the working directory, which
 # these tests require to stay empty.
 FUZZ = settings(
-    max_examples=150 * 8,
+    max_examples=150,
     deadline=None,
     database=None,
     suppress_health_check=[
@@ -275,7 +275,7 @@ def array_inputs(draw: st.DrawFn) -> tuple[Any, Any, int | None]:
     return x, y, rows
 
 
-@settings(FUZZ, max_examples=300 * 8)
+@settings(FUZZ, max_examples=300)
 @given(inputs=array_inputs(), options=split_settings(python=True))
 def test_from_arrays(
     inputs: tuple[Any, Any, int | None], options: dict[str, Any], empty_cwd: Path
@@ -362,7 +362,7 @@ def usable_features(draw: st.DrawFn, n: int) -> np.ndarray:
     return draw(hnp.arrays(dtype, (n, *sample), elements=elements))
 
 
-@settings(FUZZ, max_examples=100 * 8)
+@settings(FUZZ, max_examples=100)
 @given(data=st.data(), n=st.integers(20, 80), seed=st.integers(0, 2**32 - 1))
 def test_from_arrays_finite_inputs(data: st.DataObject, n: int, seed: int, empty_cwd: Path) -> None:
     """Finite inputs of any size load as finite float32 (or say which feature is too large)."""
@@ -371,7 +371,7 @@ def test_from_arrays_finite_inputs(data: st.DataObject, n: int, seed: int, empty
     check_data_outcome(lambda: from_arrays(x, y, task=task, seed=seed), rows=n)
 
 
-@settings(FUZZ, max_examples=100 * 8)
+@settings(FUZZ, max_examples=100)
 @given(data=st.data(), n=st.integers(20, 80), n_samples=st.one_of(st.none(), st.integers(10, 80)))
 def test_from_frame_finite_inputs(
     data: st.DataObject, n: int, n_samples: int | None, empty_cwd: Path
@@ -489,7 +489,7 @@ def frames(draw: st.DrawFn, *, n_min: int = 0) -> tuple[pd.DataFrame, Any, int]:
     return frame, target, n
 
 
-@settings(FUZZ, max_examples=300 * 8)
+@settings(FUZZ, max_examples=300)
 @given(table=frames(), options=split_settings(python=True))
 def test_from_frame(
     table: tuple[pd.DataFrame, Any, int], options: dict[str, Any], empty_cwd: Path
@@ -506,7 +506,7 @@ def test_from_frame(
     assert list(empty_cwd.iterdir()) == []
 
 
-@settings(FUZZ, max_examples=20 * 8)
+@settings(FUZZ, max_examples=20)
 @given(frame=st.sampled_from([None, [], {}, np.zeros((20, 2)), pd.Series([1, 2]), "x.csv"]))
 def test_from_frame_not_a_frame(frame: Any, empty_cwd: Path) -> None:
     check_data_outcome(lambda: from_frame(frame, target="a"))
@@ -575,7 +575,7 @@ def csv_texts(draw: st.DrawFn) -> tuple[bytes, str | None, int | None]:
     )
 
 
-@settings(FUZZ, max_examples=250 * 8)
+@settings(FUZZ, max_examples=250)
 @given(content=csv_texts(), options=split_settings(python=False), upper=st.booleans())
 def test_load_csv(
     content: tuple[bytes, str | None, int | None],
@@ -601,7 +601,7 @@ def _parquet_bytes(frame: pd.DataFrame, index_name: Any) -> bytes | None:
     return buffer.getvalue()
 
 
-@settings(FUZZ, max_examples=200 * 8)
+@settings(FUZZ, max_examples=200)
 @given(
     table=frames(),
     index_name=st.one_of(st.none(), st.none(), column_names.map(str)),
@@ -669,7 +669,7 @@ def npz_files(draw: st.DrawFn) -> tuple[bytes, int | None]:
     return data, rows if keys[0] in ("x", "X") and keys[1] in ("y", "Y") else None
 
 
-@settings(FUZZ, max_examples=250 * 8)
+@settings(FUZZ, max_examples=250)
 @given(content=npz_files(), options=split_settings(python=False))
 def test_load_npz(
     content: tuple[bytes, int | None], options: dict[str, Any], tmp_path: Path, empty_cwd: Path
@@ -680,7 +680,7 @@ def test_load_npz(
     _check_file(tmp_path, empty_cwd, path, None, options, rows)
 
 
-@settings(FUZZ, max_examples=60 * 8)
+@settings(FUZZ, max_examples=60)
 @given(
     stem=st.text(min_size=1, max_size=12).filter(
         lambda s: "/" not in s and "\x00" not in s and s not in (".", "..")
@@ -701,7 +701,7 @@ def test_load_odd_file_names(
     _check_file(tmp_path, empty_cwd, path, target, {}, None)
 
 
-@settings(FUZZ, max_examples=40 * 8)
+@settings(FUZZ, max_examples=40)
 @given(
     source=st.one_of(
         odd_text,

@@ -87,10 +87,12 @@ def raw_from_frame(frame: pd.DataFrame, *, target: str | None, name: str) -> Raw
             f"{name} must be a pandas DataFrame, but got {type(frame).__name__}. "
             "Use from_arrays for NumPy arrays."
         )
-    duplicated = frame.columns[frame.columns.duplicated()]
+    # Compared as text: columns are read by their text names (2 and '2' clash).
+    texts = pd.Index([str(c) for c in frame.columns])
+    duplicated = texts[texts.duplicated()].unique()
     if len(duplicated):
         raise DataError(
-            f"{name} has duplicate column names: {', '.join(repr(str(c)) for c in duplicated)}."
+            f"{name} has duplicate column names: {', '.join(repr(c) for c in duplicated)}."
             " Rename the columns so each name is used once."
         )
     col = _find_target(frame, target, name)

@@ -34,7 +34,13 @@ from whynet.search._study import open_study
 from whynet.search._sync import sync_tracking
 from whynet.search._worker import default_trainer
 from whynet.spaces import SearchSpace, TrialParams
-from whynet.tracking import BaseTracker, NullTracker, SearchInfo, SearchSummary
+from whynet.tracking import (
+    BackgroundTracker,
+    BaseTracker,
+    NullTracker,
+    SearchInfo,
+    SearchSummary,
+)
 from whynet.trainers import score_metric
 from whynet.trainers._backend import import_keras
 from whynet.trainers._devices import plan_slots
@@ -98,7 +104,9 @@ def _make_tracker(config: RunConfig) -> BaseTracker:
 def _in_process(config: RunConfig, slots: list[Any]) -> bool:
     mode = config.execution.in_process
     if mode == "auto":
-        return len(slots) == 1 and slots[0].kind == "cpu"
+        limit = config.execution.recycle_after_trials
+        short = limit is None or config.search.trials <= limit
+        return len(slots) == 1 and slots[0].kind == "cpu" and short
     return bool(mode)
 
 
@@ -203,7 +211,7 @@ def run_search(
         # Runs a killed or disconnected search left behind are caught up.
         sync_tracking(study, tracker)
     dispatcher = Dispatcher(
-        tracker=tracker,
+        tracker=BackgroundTracker(tracker),
         reporter=reporter,
         score_name=score_name,
         max_consecutive_failures=config.search.max_consecutive_failures,
@@ -244,6 +252,7 @@ def run_search(
             status = "failed"
             raise
         finally:
+            dispatcher.tracker.close()  # type: ignore[attr-defined]
             result = _finish(
                 config=config,
                 study=study,

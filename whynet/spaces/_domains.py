@@ -35,9 +35,10 @@ class Fixed:
     value: Any
 
     def sample(self, suggester: Suggester, name: str) -> Any:
-        # Suggested as a one-value choice so that it is recorded with the
-        # trial's parameters, and a resumed study can tell it changed.
-        return suggester.suggest_categorical(name, [self.value])
+        # Not suggested: a one-value choice would cost a storage write per
+        # trial and tell the sampler nothing. The trial's full parameters are
+        # stored with it, and the study stores the space it searches.
+        return self.value
 
     def values(self) -> list[Any]:
         return [self.value]

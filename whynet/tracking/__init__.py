@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from whynet.tracking._background import BackgroundTracker
 from whynet.tracking._base import (
     BaseTracker,
     NullTracker,
@@ -12,6 +13,7 @@ from whynet.tracking._base import (
 from whynet.tracking._mlflow import MLflowTracker, run_name
 
 __all__ = [
+    "BackgroundTracker",
     "BaseTracker",
     "MLflowTracker",
     "NullTracker",

@@ -1,9 +1,11 @@
 """Mirror a search into MLflow: a parent run per invocation, a child per trial.
 
-Logging is batched: a trial costs one ``create_run``, one ``log_batch`` (in
-chunks of MLflow's limits) and one ``set_terminated``, whatever its number of
-epochs. The best model is logged with explicit pip requirements, since
-inferring them costs seconds per call.
+Logging is batched: a trial costs one ``create_run``, one ``log_batch`` (more
+only past MLflow's limits of 1000 values per call) and one ``set_terminated``,
+whatever its number of epochs; and the calls run on a background thread (see
+:class:`BackgroundTracker`), so training never waits for them. The best model
+is logged with explicit pip requirements, since inferring them costs seconds
+per call.
 """
 
 from __future__ import annotations
@@ -49,6 +51,20 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _batches(params: list[Any], metrics: list[Any], tags: list[Any]) -> list[dict[str, Any]]:
+    """As few ``log_batch`` calls as MLflow's limits allow (one for most trials)."""
+    if (
+        len(params) <= _MAX_PARAMS
+        and len(tags) <= _MAX_TAGS
+        and (len(params) + len(metrics) + len(tags) <= _MAX_METRICS)
+    ):
+        return [{"params": params, "metrics": metrics, "tags": tags}]
+    out: list[dict[str, Any]] = [{"params": c} for c in _chunks(params, _MAX_PARAMS)]
+    out += [{"metrics": c} for c in _chunks(metrics, _MAX_METRICS)]
+    out += [{"tags": c} for c in _chunks(tags, _MAX_TAGS)]
+    return out
 
 
 def run_name(number: int, params: TrialParams) -> str:
@@ -280,11 +296,8 @@ class MLflowTracker(BaseTracker):
             tags.append(RunTag("whynet.fail_reason", record.reason))
         if record.message:
             tags.append(RunTag("whynet.error", record.message[:5000]))
-        for chunk in _chunks(params, _MAX_PARAMS):
-            self._guard(f"log trial {record.number}", self.client.log_batch, run_id, params=chunk)
-        for chunk in _chunks(metrics, _MAX_METRICS):
-            self._guard(f"log trial {record.number}", self.client.log_batch, run_id, metrics=chunk)
-        self._guard(f"log trial {record.number}", self.client.log_batch, run_id, tags=tags)
+        for batch in _batches(params, metrics, tags):
+            self._guard(f"log trial {record.number}", self.client.log_batch, run_id, **batch)
         if record.traceback:
             self._guard(
                 "log the traceback", self.client.log_text, run_id, record.traceback, "traceback.txt"
