@@ -595,7 +595,9 @@ def _parquet_bytes(frame: pd.DataFrame, index_name: Any) -> bytes | None:
     if index_name is not None:
         frame = frame.set_axis(pd.Index(range(len(frame)), name=index_name), axis=0)
     try:
-        frame.to_parquet(buffer, index=index_name is not None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # column names of mixed types, stored as text
+            frame.to_parquet(buffer, index=index_name is not None)
     except Exception:  # pyarrow cannot store every generated table
         return None
     return buffer.getvalue()

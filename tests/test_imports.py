@@ -1,0 +1,18 @@
+"""Importing whynet stays light: no TensorFlow, Keras or MLflow until needed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_import_whynet_imports_no_framework() -> None:
+    code = (
+        "import sys, whynet, whynet.config, whynet.spaces, whynet.data\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'jax', 'torch', 'mlflow') if m in sys.modules]\n"
+        "print(heavy)\n"
+        "assert not heavy, heavy\n"
+        "assert callable(whynet.search)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
