@@ -9,7 +9,8 @@ import sys
 def test_import_whynet_imports_no_framework() -> None:
     code = (
         "import sys, whynet, whynet.config, whynet.spaces, whynet.data\n"
-        "heavy = [m for m in ('tensorflow', 'keras', 'jax', 'torch', 'mlflow') if m in sys.modules]\n"
+        "names = ('tensorflow', 'keras', 'jax', 'torch', 'mlflow')\n"
+        "heavy = [m for m in names if m in sys.modules]\n"
         "print(heavy)\n"
         "assert not heavy, heavy\n"
         "assert callable(whynet.search)\n"
