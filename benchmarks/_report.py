@@ -332,7 +332,7 @@ _MEMORY_MODES = {
     "launcher": (
         "one worker process under whynet's launcher (`execution: {workers: 1, in_process: "
         "false}`) with its default recycling (`recycle_after_trials: 50`, "
-        "`recycle_memory_growth: 1.1`); the worker's RSS is that of the largest child process, "
+        "`recycle_memory_growth: 1.2`); the worker's RSS is that of the largest child process, "
         "so a drop marks a recycled worker"
     ),
 }
