@@ -23,9 +23,8 @@ from typing import Any
 
 from whynet.config import RunConfig
 from whynet.data import Dataset
-from whynet.search._loop import Dispatcher, TrialEnded, fail_running_trial
+from whynet.search._loop import Dispatcher, end_abandoned_trial, requeue_once
 from whynet.search._worker import WorkerSpec, save_training_data, worker_main
-from whynet.tracking import TrialRecord
 from whynet.trainers._devices import DeviceSlot
 
 __all__ = ["Launcher"]
@@ -202,32 +201,18 @@ class Launcher:
         self.on_message(f"Worker {s.name} died (exit code {code}).")
         if started is None:
             return
-        if not fail_running_trial(self.study, started.trial_id, "worker_died"):
+        message = f"the worker process {s.name} died (exit code {code}) during the trial"
+        if not end_abandoned_trial(
+            self.study, started, reason="worker_died", message=message, emit=self.dispatcher.handle
+        ):
             return
-        record = TrialRecord(
-            number=started.number,
-            params=started.params,
-            state="failed",
-            history=(),
-            duration_s=0.0,
-            reason="worker_died",
-            message=f"the worker process {s.name} died (exit code {code}) during the trial",
-            placement=started.placement,
-        )
-        self.dispatcher.handle(TrialEnded(s.name, record, None))
         # The trial did not finish through any fault of its parameters: give
         # its ticket back, and run the same parameters once more.
         with self.tickets.get_lock():
             self.tickets.value += 1
         frozen = self.study._storage.get_trial(started.trial_id)
-        retry_of = frozen.user_attrs.get("whynet_retry_of")
-        if retry_of is None and started.number not in self.retried:
+        if started.number not in self.retried and requeue_once(self.study, frozen):
             self.retried.add(started.number)
-            self.study.enqueue_trial(
-                dict(frozen.params),
-                user_attrs={"whynet_retry_of": started.number},
-                skip_if_exists=False,
-            )
             self.on_message(
                 f"Trial {started.number} failed (worker_died); retrying its parameters."
             )
@@ -248,21 +233,11 @@ class Launcher:
                 s.process.kill()
                 s.process.join()
             started = self.dispatcher.running.pop(s.name, None)
-            if started is not None and fail_running_trial(
-                self.study, started.trial_id, "interrupted"
-            ):
-                self.dispatcher.handle(
-                    TrialEnded(
-                        s.name,
-                        TrialRecord(
-                            number=started.number,
-                            params=started.params,
-                            state="interrupted",
-                            history=(),
-                            duration_s=0.0,
-                            reason="interrupted",
-                            placement=started.placement,
-                        ),
-                        None,
-                    )
+            if started is not None:
+                end_abandoned_trial(
+                    self.study,
+                    started,
+                    reason="interrupted",
+                    message="the search was interrupted",
+                    emit=self.dispatcher.handle,
                 )

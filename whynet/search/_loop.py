@@ -32,8 +32,10 @@ __all__ = [
     "TrialStarted",
     "WorkerExited",
     "best_complete",
+    "end_abandoned_trial",
     "fail_running_trial",
     "recover_stale_trials",
+    "requeue_once",
 ]
 
 
@@ -305,20 +307,50 @@ class TrialLoop:
         """
         trial, started = self._asked, self._started
         self._asked = self._started = None
-        if trial is None or not fail_running_trial(self.study, trial._trial_id, reason):
-            return
         if started is not None:
-            record = TrialRecord(
-                number=started.number,
-                params=started.params,
-                state="interrupted",
-                history=(),
-                duration_s=0.0,
-                reason=reason,
-                message="the search was interrupted",
-                placement=self.placement,
-            )
-            self.emit(TrialEnded(self.worker, record, None))
+            message = "the search was interrupted"
+            end_abandoned_trial(self.study, started, reason=reason, message=message, emit=self.emit)
+        elif trial is not None:
+            fail_running_trial(self.study, trial._trial_id, reason)
+
+
+def end_abandoned_trial(
+    study: Any,
+    started: TrialStarted,
+    *,
+    reason: str,
+    message: str,
+    emit: Callable[[Event], None],
+) -> bool:
+    """Fail a trial its worker can no longer end, and report it as ended.
+
+    Returns:
+        Whether the trial was still running (and is now failed and reported).
+    """
+    if not fail_running_trial(study, started.trial_id, reason):
+        return False
+    record = TrialRecord(
+        number=started.number,
+        params=started.params,
+        state="interrupted" if reason == "interrupted" else "failed",
+        history=(),
+        duration_s=0.0,
+        reason=reason,
+        message=message,
+        placement=started.placement,
+    )
+    emit(TrialEnded(started.worker, record, None))
+    return True
+
+
+def requeue_once(study: Any, trial: Any) -> bool:
+    """Queue a failed trial's parameters again, unless it was itself a retry."""
+    if trial.user_attrs.get("whynet_retry_of") is not None or not trial.params:
+        return False
+    study.enqueue_trial(
+        dict(trial.params), user_attrs={"whynet_retry_of": trial.number}, skip_if_exists=False
+    )
+    return True
 
 
 def recover_stale_trials(study: Any, *, host: str) -> list[int]:
@@ -344,10 +376,7 @@ def recover_stale_trials(study: Any, *, host: str) -> list[int]:
             continue
         if fail_running_trial(study, trial._trial_id, "stale"):
             recovered.append(trial.number)
-            if attrs.get("whynet_retry_of") is None and trial.params:
-                study.enqueue_trial(
-                    dict(trial.params), user_attrs={"whynet_retry_of": trial.number}
-                )
+            requeue_once(study, trial)
     return recovered
 
 
