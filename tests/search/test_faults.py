@@ -50,8 +50,15 @@ def _start(workdir: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def _wait_until_running(workdir: Path, proc: subprocess.Popen[str], complete: int = 1) -> None:
-    """Until at least ``complete`` trials finished and one is running."""
+def _wait_until_running(
+    workdir: Path, proc: subprocess.Popen[str], complete: int = 1, max_epochs_done: int | None = None
+) -> None:
+    """Until at least ``complete`` trials finished and one is running.
+
+    With ``max_epochs_done``, the running trial must have reported at most
+    that many epochs: a trial near its end could finish, legitimately, in the
+    moment between looking and signalling.
+    """
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()[1][-3000:]
@@ -63,9 +70,22 @@ def _wait_until_running(workdir: Path, proc: subprocess.Popen[str], complete: in
         except KeyError:
             continue
         done = [t for t in trials if t.state in (TS.COMPLETE, TS.PRUNED)]
-        if len(done) >= complete and any(t.state == TS.RUNNING for t in trials):
+        if max_epochs_done is None:
+            running = [t.number for t in trials if t.state == TS.RUNNING]
+        else:
+            running = _early_running(trials, max_epochs_done)
+        if len(done) >= complete and running:
             return
     raise AssertionError("the search never had a running trial")
+
+
+def _early_running(trials: list[optuna.trial.FrozenTrial], max_epochs_done: int) -> list[int]:
+    """Running trials that are training (one epoch reported) but far from done."""
+    return [
+        t.number
+        for t in trials
+        if t.state == TS.RUNNING and 1 <= len(t.intermediate_values) <= max_epochs_done
+    ]
 
 
 @pytest.mark.slow
@@ -73,8 +93,12 @@ def _wait_until_running(workdir: Path, proc: subprocess.Popen[str], complete: in
 def test_sigterm_stops_cleanly_and_the_same_command_resumes(tmp_path: Path, workers: str) -> None:
     proc = _start(tmp_path, "--workers", workers)
     try:
-        _wait_until_running(tmp_path, proc)
-        running = [t.number for t in _study(tmp_path).trials if t.state == TS.RUNNING]
+        # At most 10 of 40 epochs done: the trial cannot finish on its own
+        # in the moment it takes the signal to reach the worker.
+        _wait_until_running(tmp_path, proc, max_epochs_done=10)
+        snapshot = _study(tmp_path).trials
+        running = _early_running(snapshot, 10)
+        late = [t.number for t in snapshot if t.state == TS.RUNNING and t.number not in running]
         sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
@@ -87,9 +111,13 @@ def test_sigterm_stops_cleanly_and_the_same_command_resumes(tmp_path: Path, work
     assert "run the same command again to resume" in err
     trials = _study(tmp_path).trials
     assert not [t for t in trials if t.state == TS.RUNNING]
+    assert running
     for number in running:
         assert trials[number].state == TS.FAIL
         assert trials[number].user_attrs["fail_reason"] == "interrupted"
+    for number in late:  # near its end when signalled: finished or interrupted
+        t = trials[number]
+        assert t.state == TS.COMPLETE or t.user_attrs.get("fail_reason") == "interrupted"
     runs = _runs(tmp_path)
     by_number = {r.data.tags.get("whynet.trial_number"): r for r in runs}
     for number in running:

@@ -204,12 +204,14 @@ class TrialLoop:
         self._asked = trial
         params = self.space.sample(trial)
         number = trial.number
-        trial.set_user_attr("whynet_params", params.to_dict())
-        for key, value in self.placement.items():
-            trial.set_user_attr(key, value)
+        # Announced before anything else is written, so that an interruption
+        # from here on leaves a tracked (killed) run, not a silent failure.
         started = TrialStarted(self.worker, number, trial._trial_id, params, self.placement)
         self._started = started
         self.emit(started)
+        trial.set_user_attr("whynet_params", params.to_dict())
+        for key, value in self.placement.items():
+            trial.set_user_attr(key, value)
         history: list[dict[str, float]] = []
         score_name = self.score_name
 
@@ -247,7 +249,7 @@ class TrialLoop:
                 placement=self.placement,
             )
             self._asked = self._started = None
-            self.emit(TrialEnded(self.worker, record, None))
+            self.emit(TrialEnded(self.worker, record, self._best_value()))
             raise
         except Exception as exc:
             reason = exc.reason if isinstance(exc, TrialFailedError) else "error"
