@@ -51,7 +51,10 @@ def _start(workdir: Path, *args: str) -> subprocess.Popen[str]:
 
 
 def _wait_until_running(
-    workdir: Path, proc: subprocess.Popen[str], complete: int = 1, max_epochs_done: int | None = None
+    workdir: Path,
+    proc: subprocess.Popen[str],
+    complete: int = 1,
+    max_epochs_done: int | None = None,
 ) -> None:
     """Until at least ``complete`` trials finished and one is running.
 
