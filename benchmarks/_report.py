@@ -190,9 +190,16 @@ def _split_check(data: dict[str, Any], dataset: str) -> str:
     ]
     if not checked:
         return ""
+    auto = sorted({r["workers"] for r in checked if r["tool"] == "whynet" and "workers" in r})
+    note = (
+        f"\nwhynet's default `workers: auto` started {' or '.join(map(str, auto))} worker(s) "
+        "on this machine.\n"
+        if auto
+        else ""
+    )
     bad = [r for r in checked if not r.get("same_split")]
     if not bad:
-        return (
+        return note + (
             f"\nIn all {len(checked)} whynet runs the study's data fingerprint was that of "
             "the split the peers were given.\n"
         )
@@ -495,7 +502,10 @@ def _protocol(data: dict[str, Any]) -> str:
   test split.
 - **whynet**: `whynet.search` with its defaults: multivariate TPE, Hyperband pruner
   (1 to {s["max_epochs"]} epochs, factor 3), journal storage and MLflow (SQLite) in the run's
-  folder, best model logged to MLflow. "2 workers" adds `execution.workers: 2`.
+  folder, best model logged to MLflow, and `execution.workers: auto`, which on a machine
+  without a GPU starts one worker process per core for a search of at least 8 trials per
+  worker (two here). "1 worker" sets `execution.workers: 1` (one worker using both cores,
+  inside the calling process); "2 workers" sets `execution.workers: 2`.
 - **KerasTuner** {_version(data, "keras-tuner")}: `RandomSearch` and `BayesianOptimization` with
   `max_trials={s["trials"]}`; `Hyperband(max_epochs={s["max_epochs"]}, factor=3)` run until
   {s["trials"]} trials (its own budget is in brackets, so `oracle.max_trials` is set);
@@ -513,7 +523,7 @@ def _protocol(data: dict[str, Any]) -> str:
 - **Wall time**: from after the libraries are imported to after the selected model's
   test evaluation (creating MLflow's SQLite store, a few seconds, is inside it for the
   tools that use MLflow). Process start-up is in the JSON (`process_wall_s`). whynet
-  with 2 workers is the exception: its workers are processes that import TensorFlow
+  with worker processes (its default here) is the exception: its workers import TensorFlow
   when they start, and its calling process imports Keras only at the end to test the
   selected model, so both are inside its wall time (importing Keras in the calling
   process up front would also add a worker's worth of memory to it).

@@ -92,10 +92,14 @@ def run_whynet(task: SearchTask, *, workers: int | None = None) -> dict[str, Any
     import optuna
 
     import whynet
+    from whynet.config import RunConfig
     from whynet.search import make_storage
+    from whynet.trainers._devices import plan_slots
 
     data = load_data(task)
     config = whynet_config(task, is_image=data.spec.is_image, workers=workers)
+    validated = RunConfig.model_validate(config)
+    slots = plan_slots(validated.execution, trials=task.trials, timeout=validated.search.timeout)
     start = time.perf_counter()
     result = whynet.search(config, progress=False)
     wall = time.perf_counter() - start
@@ -115,6 +119,7 @@ def run_whynet(task: SearchTask, *, workers: int | None = None) -> dict[str, Any
         "test_accuracy": result.test_metrics.get("test_accuracy"),
         "best": result.best_params.short_name() if result.best_params else None,
         "same_split": fingerprint == data.spec.fingerprint,
+        "workers": len(slots),
     }
 
 
@@ -359,7 +364,16 @@ class Tool:
 TOOLS: dict[str, Tool] = {
     t.key: t
     for t in (
-        Tool("whynet", "whynet (TPE + Hyperband)", run_whynet),
+        # Its default `workers: auto` starts one worker per core for a
+        # search of this size on a CPU-only machine (two here).
+        Tool(
+            "whynet", "whynet (defaults: TPE + Hyperband, workers auto)", run_whynet, workers=True
+        ),
+        Tool(
+            "whynet_1worker",
+            "whynet, 1 worker (in process)",
+            lambda task: run_whynet(task, workers=1),
+        ),
         Tool(
             "whynet_2workers",
             "whynet, 2 workers",

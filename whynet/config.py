@@ -156,9 +156,11 @@ class ExecutionConfig(_Model):
 
     Attributes:
         workers: Worker processes. ``auto`` is one per device slot: every GPU
-            (times ``trials_per_gpu``), or one worker using all CPU cores when
-            there is no GPU. A number on a CPU-only machine splits the cores
-            between that many workers.
+            (times ``trials_per_gpu``); without a GPU, one per CPU core (at
+            most 8, 2 GiB of free memory each) when the search has at least
+            8 trials per worker and no time limit under 2 minutes, else one
+            worker using all cores. A number on a CPU-only machine splits the
+            cores between that many workers.
         devices: ``auto`` (every GPU, else the CPU), ``cpu``, or a list of
             GPU ids (as ``nvidia-smi`` numbers them, in PCI bus order).
         trials_per_gpu: Small trials packed on one GPU, each in its own worker

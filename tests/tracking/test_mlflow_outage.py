@@ -101,6 +101,7 @@ def test_search_survives_a_stopped_tracking_server_and_sync_rebuilds(tmp_path: P
     )
     config["space"]["mlp_units"] = [256]
     config["space"]["batch_size"] = 16
+    config["execution"] = {"workers": 1}  # in-process: the search itself meets the outage
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     try:

@@ -6,16 +6,47 @@ import pytest
 
 from whynet.config import ExecutionConfig
 from whynet.exceptions import ConfigError
-from whynet.trainers._devices import plan_slots
+from whynet.trainers._devices import auto_cpu_workers, plan_slots
 
 
-def test_cpu_only_one_worker_uses_all_cores() -> None:
-    [slot] = plan_slots(ExecutionConfig(), gpus=[], cpu_count=8)
+def test_cpu_only_short_search_gets_one_worker_with_all_cores() -> None:
+    [slot] = plan_slots(ExecutionConfig(), gpus=[], cpu_count=8, trials=10, memory_gib=64)
     assert slot.kind == "cpu" and slot.threads == 8 and slot.label == "cpu x8"
     env = slot.env("tensorflow")
     assert env["CUDA_VISIBLE_DEVICES"] == ""  # no GPU leaks into a CPU worker
     assert env["TF_NUM_INTRAOP_THREADS"] == "8" and env["OMP_NUM_THREADS"] == "8"
     assert env["KERAS_BACKEND"] == "tensorflow"
+
+
+@pytest.mark.parametrize(
+    ("cores", "trials", "timeout", "memory_gib", "expected"),
+    [
+        (2, 30, None, 24, 2),  # one per core
+        (16, 1000, None, 256, 8),  # at most 8
+        (16, 1000, None, 7, 3),  # 2 GiB each
+        (16, 24, None, 256, 3),  # 8 trials per worker
+        (2, 7, None, 24, 1),  # too short to repay a second start-up
+        (2, 1000, 60, 24, 1),  # a time limit under two minutes
+        (2, 1000, 600, 24, 2),
+        (1, 1000, None, 24, 1),
+        (4, 1000, None, 1, 1),  # little memory: still one
+    ],
+)
+def test_auto_cpu_workers(
+    cores: int, trials: int, timeout: float | None, memory_gib: float, expected: int
+) -> None:
+    got = auto_cpu_workers(cores=cores, trials=trials, timeout=timeout, memory_gib=memory_gib)
+    assert got == expected
+    slots = plan_slots(
+        ExecutionConfig(),
+        gpus=[],
+        cpu_count=cores,
+        trials=trials,
+        timeout=timeout,
+        memory_gib=memory_gib,
+    )
+    assert len(slots) == expected
+    assert all(s.kind == "cpu" and s.threads == max(1, cores // expected) for s in slots)
 
 
 def test_cpu_workers_split_the_cores() -> None:

@@ -138,7 +138,7 @@ def run_search(
     )
     sampler = make_sampler(config.search.sampler, seed=config.seed, space=space)
     pruner = make_pruner(config.search.pruner, max_epochs=config.training.max_epochs)
-    slots = plan_slots(config.execution)
+    slots = plan_slots(config.execution, trials=config.search.trials, timeout=config.search.timeout)
     check_storage(config.search.storage)
     check_writable_dir(config.output_path, "output folder")
     if config.tracking.enabled:

@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from whynet.config import ExecutionConfig
 from whynet.exceptions import ConfigError
 
-__all__ = ["DeviceSlot", "detect_gpus", "plan_slots"]
+__all__ = ["DeviceSlot", "auto_cpu_workers", "detect_gpus", "plan_slots"]
+
+# What ``workers: auto`` starts on a machine without GPUs. Small networks use
+# two cores poorly inside one process: on digits, two one-thread workers ran
+# 1.6x the trials per hour of one two-thread worker (docs/benchmarks.md).
+# A worker process costs a framework start-up (seconds) and about 1.2 GiB.
+_CPU_WORKER_GIB = 2.0
+_MAX_AUTO_CPU_WORKERS = 8
+_TRIALS_PER_AUTO_WORKER = 8  # fewer: a second start-up costs more than it gains
+_MIN_TIMEOUT_FOR_WORKERS_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -89,11 +98,46 @@ def detect_gpus() -> list[int]:
     return [int(line) for line in out.split() if line.strip().isdigit()]
 
 
+def auto_cpu_workers(
+    *,
+    cores: int,
+    trials: int | None = None,
+    timeout: float | None = None,
+    memory_gib: float | None = None,
+) -> int:
+    """How many CPU workers ``workers: auto`` starts.
+
+    One per core, as far as memory allows (2 GiB each) and at most 8, but
+    only where the search is long enough to repay each worker's start-up:
+    at least 8 trials per worker and no time limit under two minutes.
+    Otherwise one worker, which runs inside the calling process.
+
+    Example:
+        >>> auto_cpu_workers(cores=2, trials=30, memory_gib=16)
+        2
+        >>> auto_cpu_workers(cores=2, trials=5, memory_gib=16)
+        1
+    """
+    if timeout is not None and timeout < _MIN_TIMEOUT_FOR_WORKERS_S:
+        return 1
+    if memory_gib is None:
+        import psutil
+
+        memory_gib = psutil.virtual_memory().available / 2**30
+    n = min(cores, int(memory_gib // _CPU_WORKER_GIB), _MAX_AUTO_CPU_WORKERS)
+    if trials is not None:
+        n = min(n, trials // _TRIALS_PER_AUTO_WORKER)
+    return max(1, n)
+
+
 def plan_slots(
     execution: ExecutionConfig,
     *,
     gpus: Sequence[int] | None = None,
     cpu_count: int | None = None,
+    trials: int | None = None,
+    timeout: float | None = None,
+    memory_gib: float | None = None,
 ) -> list[DeviceSlot]:
     """Plan one slot per worker.
 
@@ -101,6 +145,9 @@ def plan_slots(
         execution: The execution settings.
         gpus: The GPUs on this host; detected when ``None``.
         cpu_count: The CPU cores to share; ``os.cpu_count()`` when ``None``.
+        trials: The search's trials, which ``workers: auto`` weighs on CPU.
+        timeout: The search's time limit in seconds, likewise.
+        memory_gib: Available memory; measured when ``None``.
 
     Returns:
         The slots, one per worker process.
@@ -110,7 +157,7 @@ def plan_slots(
             more workers than there are slots.
 
     Example:
-        >>> plan_slots(ExecutionConfig(trials_per_gpu=2), gpus=[0, 1], cpu_count=8)[1].label
+        >>> plan_slots(ExecutionConfig(trials_per_gpu=2), gpus=[0, 1], cpu_count=8)[2].label
         'gpu:0 (2/2)'
     """
     cores = cpu_count or os.cpu_count() or 1
@@ -136,7 +183,12 @@ def plan_slots(
                 f"is in use (devices: {execution.devices!r}, GPUs found: {available or 'none'}). "
                 "Set them to 1 for CPU workers."
             )
-        workers = 1 if execution.workers == "auto" else execution.workers
+        if execution.workers == "auto":
+            workers = auto_cpu_workers(
+                cores=cores, trials=trials, timeout=timeout, memory_gib=memory_gib
+            )
+        else:
+            workers = execution.workers
         threads = execution.threads_per_worker or max(1, cores // workers)
         return [DeviceSlot(index=i, gpus=(), threads=threads) for i in range(workers)]
 
