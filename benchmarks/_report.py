@@ -27,6 +27,8 @@ from benchmarks._space import (
 )
 from benchmarks._tools import TOOLS
 
+NOTES = ROOT / "benchmarks" / "notes.md"
+
 DOC_PATH = ROOT / "docs" / "benchmarks.md"
 PEERS = (
     "kerastuner_random",
@@ -617,6 +619,10 @@ def render(data: dict[str, Any], *, source: str) -> str:
     parts.append(_meaning())
     parts.append("\n## Reproduce\n")
     parts.append(_reproduce())
+    # What a table cannot say (the GPU check's status, why a target was
+    # missed and the plan) is written by hand and kept across re-renders.
+    if NOTES.exists():
+        parts.append("\n" + NOTES.read_text())
     return "\n".join(p.rstrip("\n") + "\n" for p in parts)
 
 
