@@ -91,3 +91,10 @@ def test_overrides_are_validated() -> None:
 def test_fractions_must_leave_training_rows() -> None:
     with pytest.raises(ConfigError, match="val_fraction \\+ test_fraction"):
         parse_config({"data": {"val_fraction": 0.5, "test_fraction": 0.45}})
+
+
+@pytest.mark.parametrize("size", [[-5, 0], [64, 2], [64, 100_000]])
+def test_image_size_must_be_a_real_picture(size: list[int]) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"data": {"image_size": size}})
+    assert "'data.image_size" in str(info.value)

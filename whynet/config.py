@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -40,6 +40,10 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
+# Height or width, in pixels, that images from a folder are resized to.
+_ImageSide = Annotated[int, Field(ge=8, le=4096)]
+
+
 class DataConfig(_Model):
     """Where the data comes from and how it is split.
 
@@ -56,7 +60,8 @@ class DataConfig(_Model):
         n_samples: Use at most this many rows (a seeded, stratified subsample),
             or the size of a synthetic set.
         n_features: Number of features of a synthetic set.
-        image_size: Height and width images from a folder are resized to.
+        image_size: Height and width images from a folder are resized to
+            (8 to 4096 pixels each).
     """
 
     source: str = "digits"
@@ -66,7 +71,7 @@ class DataConfig(_Model):
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
     n_samples: int | None = Field(None, ge=10)
     n_features: int = Field(20, ge=1, le=10_000)
-    image_size: tuple[int, int] = (64, 64)
+    image_size: tuple[_ImageSide, _ImageSide] = (64, 64)
 
     @model_validator(mode="after")
     def _fractions_leave_training_rows(self) -> DataConfig:
