@@ -332,3 +332,16 @@ def test_image_folder_without_class_folders(tmp_path: Path) -> None:
     (tmp_path / "flat" / "a.png").write_bytes(b"")
     message = _load(tmp_path / "flat")
     assert "has no sub-folders" in message and "one sub-folder of images per class" in message
+
+
+def test_a_folder_that_is_not_an_image_data_set_fails_before_it_is_walked(tmp_path: Path) -> None:
+    root = tmp_path / "home"
+    (root / "photos").mkdir(parents=True)
+    (root / "photos" / "a.png").write_bytes(b"")
+    (root / "src" / "deep" / "deeper").mkdir(parents=True)  # images only far below
+    (root / "src" / "deep" / "deeper" / "b.png").write_bytes(b"")
+    (root / "notes").mkdir()
+    (root / "notes" / "todo.txt").write_text("x")
+    message = _load(root)
+    assert "is not an image folder" in message
+    assert "notes" in message and "src" in message and "photos" not in message

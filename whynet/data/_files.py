@@ -85,6 +85,22 @@ def read_image_folder(path: Path, *, image_size: tuple[int, int]) -> RawData:
             f"image folder {where} has no sub-folders: it needs one sub-folder of images per "
             f"class (e.g. {shown(path / 'cats')}/*.png and {shown(path / 'dogs')}/*.png)."
         )
+    # Keras walks every class folder recursively: a folder that is not an
+    # image data set (say, "/") would be walked whole before failing.
+    without = [c for c in classes if not _holds_images(path / c)]
+    if len(without) == len(classes):
+        raise DataError(
+            f"image folder {where} is empty: its sub-folders "
+            f"({', '.join(map(shown, classes))}) hold no images. Put "
+            f"{', '.join(IMAGE_EXTENSIONS)} files in one sub-folder per class."
+        )
+    if without:
+        listed = ", ".join(map(shown, without[:5])) + (" ..." if len(without) > 5 else "")
+        raise DataError(
+            f"{where} is not an image folder: its sub-folder(s) {listed} hold no images. "
+            f"Each sub-folder is a class and holds that class's "
+            f"{', '.join(IMAGE_EXTENSIONS)} files directly."
+        )
     import keras
 
     try:
@@ -133,3 +149,14 @@ def read_image_folder(path: Path, *, image_size: tuple[int, int]) -> RawData:
         target_what=f"the class labels of {name}",
         classes=tuple(classes),
     )
+
+
+def _holds_images(folder: Path) -> bool:
+    """Whether ``folder`` has an image file directly in it."""
+    try:
+        return any(
+            entry.is_file() and entry.suffix.lower() in IMAGE_EXTENSIONS
+            for entry in folder.iterdir()
+        )
+    except OSError:
+        return False
