@@ -11,12 +11,14 @@ writes to MLflow and a slow tracking server never slows training.
 from __future__ import annotations
 
 import math
+import os
+import socket
 import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from whynet._progress import SearchProgress
 from whynet.data import TrainingData
@@ -24,6 +26,10 @@ from whynet.exceptions import FatalSearchError, TrialFailedError, TrialPrunedSig
 from whynet.spaces import SearchSpace, TrialParams
 from whynet.tracking import BaseTracker, TrialRecord
 from whynet.trainers import BaseTrainer, score_metric
+
+if TYPE_CHECKING:
+    from whynet.config import RunConfig
+    from whynet.trainers._devices import DeviceSlot
 
 __all__ = [
     "Dispatcher",
@@ -155,6 +161,50 @@ class TrialLoop:
         self.trials_run = 0
         self._asked: Any = None
         self._started: TrialStarted | None = None
+
+    @classmethod
+    def for_worker(
+        cls,
+        config: RunConfig,
+        *,
+        worker: str,
+        slot: DeviceSlot,
+        study: Any,
+        sampler: Any,
+        space: SearchSpace,
+        trainer: BaseTrainer,
+        data: TrainingData,
+        emit: Callable[[Event], None],
+        claim: Callable[[], bool],
+        deadline: float | None,
+    ) -> TrialLoop:
+        """The loop of worker ``worker`` on ``slot``, set up from the run config.
+
+        The same for a worker process and for the in-process worker, so that
+        both record the same placement and save models to the same place.
+        """
+        placement = {
+            "worker": worker,
+            "host": socket.gethostname(),
+            "pid": str(os.getpid()),
+            "backend": config.training.backend,
+            "device": slot.label,
+        }
+        return cls(
+            study=study,
+            sampler=sampler,
+            space=space,
+            trainer=trainer,
+            data=data,
+            seed=config.seed,
+            multi_objective=len(config.search.objectives) > 1,
+            models_dir=config.output_path / "models",
+            placement=placement,
+            emit=emit,
+            claim=claim,
+            deadline=deadline,
+            worker=worker,
+        )
 
     def stop_reason(self) -> str | None:
         """Why no further trial should start, if so."""

@@ -291,29 +291,18 @@ def _run_in_process(
         left[0] -= 1
         return True
 
-    host = socket.gethostname()
-    placement = {
-        "worker": "w0",
-        "host": host,
-        "pid": str(os.getpid()),
-        "backend": config.training.backend,
-        "device": slot.label,
-    }
-    trainer = (trainer_factory or default_trainer)(config, slot)
-    loop = TrialLoop(
+    loop = TrialLoop.for_worker(
+        config,
+        worker="w0",
+        slot=slot,
         study=study,
         sampler=sampler,
         space=space,
-        trainer=trainer,
+        trainer=(trainer_factory or default_trainer)(config, slot),
         data=data.training_data(),
-        seed=config.seed,
-        multi_objective=len(config.search.objectives) > 1,
-        models_dir=config.output_path / "models",
-        placement=placement,
         emit=dispatcher.handle,
         claim=claim,
         deadline=deadline,
-        worker="w0",
     )
     try:
         reason = loop.run()

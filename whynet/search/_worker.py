@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,14 +107,6 @@ def worker_main(spec: WorkerSpec, events: Any, tickets: Any) -> None:
     )
     factory = spec.trainer_factory or default_trainer
     trainer = factory(config, spec.slot)
-    host = socket.gethostname()
-    placement = {
-        "worker": spec.worker,
-        "host": host,
-        "pid": str(os.getpid()),
-        "backend": config.training.backend,
-        "device": spec.slot.label,
-    }
 
     def claim() -> bool:
         with tickets.get_lock():
@@ -137,20 +128,18 @@ def worker_main(spec: WorkerSpec, events: Any, tickets: Any) -> None:
         growth = execution.recycle_memory_growth
         return growth is not None and rss > growth * baseline[0]
 
-    loop = TrialLoop(
+    loop = TrialLoop.for_worker(
+        config,
+        worker=spec.worker,
+        slot=spec.slot,
         study=study,
         sampler=sampler,
         space=space,
         trainer=trainer,
         data=data,
-        seed=config.seed,
-        multi_objective=len(config.search.objectives) > 1,
-        models_dir=config.output_path / "models",
-        placement=placement,
         emit=events.put,
         claim=claim,
         deadline=spec.deadline,
-        worker=spec.worker,
     )
     try:
         reason = loop.run(
