@@ -117,6 +117,10 @@ def test_run_prints_results_and_how_to_open_mlflow_then_resumes(tmp_path: Path) 
     out = " ".join(proc.stdout.split())
     assert "study cli-demo: trials by val_accuracy" in out
     assert "Best: trial" in out and "test_accuracy=" in out
+    # The table lists trials in the order the search selects: its first row is the best.
+    rows = [line.split("│") for line in proc.stdout.splitlines() if line.startswith("│")]
+    best = out.split("Best: trial ", 1)[1].split()[0]
+    assert rows and rows[0][1].strip() == best
     assert "mlflow ui --backend-store-uri sqlite:///" in out
     assert "New study 'cli-demo'" in proc.stderr
     assert "[whynet] trial 1 complete" in proc.stderr  # plain lines when not on a terminal

@@ -140,8 +140,11 @@ def _terminate(signum: int, frame: Any) -> None:
 def _print_results(result: Any, cfg: Any) -> None:
     table = Table(title=f"study {result.study_name}: trials by {result.score_name}")
     frame = result.trials
+    # The order the search selects in: best score, then fewer parameters.
     shown = frame[frame["state"] == "complete"].sort_values(
-        "score", ascending=result.score_name == "val_rmse"
+        ["score", "n_params", "number"],
+        ascending=[result.score_name == "val_rmse", True, True],
+        kind="stable",
     )
     for column in (
         "number",
