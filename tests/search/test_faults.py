@@ -55,12 +55,13 @@ def _wait_until_running(
     proc: subprocess.Popen[str],
     complete: int = 1,
     max_epochs_done: int | None = None,
-) -> None:
-    """Until at least ``complete`` trials finished and one is running.
+) -> list[optuna.trial.FrozenTrial]:
+    """Until at least ``complete`` trials finished and one is running; the trials then.
 
     With ``max_epochs_done``, the running trial must have reported at most
     that many epochs: a trial near its end could finish, legitimately, in the
-    moment between looking and signalling.
+    moment between looking and signalling. The trials returned are the very
+    snapshot that met the condition (a second look could miss it).
     """
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -78,7 +79,7 @@ def _wait_until_running(
         else:
             running = _early_running(trials, max_epochs_done)
         if len(done) >= complete and running:
-            return
+            return trials
     raise AssertionError("the search never had a running trial")
 
 
@@ -98,8 +99,7 @@ def test_sigterm_stops_cleanly_and_the_same_command_resumes(tmp_path: Path, work
     try:
         # At most 10 of 40 epochs done: the trial cannot finish on its own
         # in the moment it takes the signal to reach the worker.
-        _wait_until_running(tmp_path, proc, max_epochs_done=10)
-        snapshot = _study(tmp_path).trials
+        snapshot = _wait_until_running(tmp_path, proc, max_epochs_done=10)
         running = _early_running(snapshot, 10)
         late = [t.number for t in snapshot if t.state == TS.RUNNING and t.number not in running]
         sent = time.monotonic()
