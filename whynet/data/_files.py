@@ -115,13 +115,7 @@ def read_image_folder(path: Path, *, image_size: tuple[int, int]) -> RawData:
             shuffle=False,
             verbose=False,
         )
-    except ValueError as exc:
-        if "No images found" in str(exc):
-            raise DataError(
-                f"image folder {where} is empty: its sub-folders "
-                f"({', '.join(map(shown, classes))}) hold no images. Put "
-                f"{', '.join(IMAGE_EXTENSIONS)} files in one sub-folder per class."
-            ) from None
+    except ValueError as exc:  # an empty folder was caught above
         raise DataError(
             f"cannot read image folder {where}: {_one_line(exc)}. Check the images and "
             "the folder layout (one sub-folder per class)."
