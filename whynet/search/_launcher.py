@@ -12,15 +12,14 @@ import contextlib
 import multiprocessing as mp
 import queue
 import shutil
-import signal
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from whynet._interrupt import deferred_signals, raise_if_requested, requested
 from whynet.config import RunConfig
 from whynet.data import Dataset
 from whynet.search._loop import Dispatcher, end_abandoned_trial, requeue_once
@@ -88,43 +87,21 @@ class Launcher:
         self.events = self.ctx.Queue()
         self.tickets = self.ctx.Value("i", self.config.search.trials)
         data_dir = Path(tempfile.mkdtemp(prefix="whynet-data-"))
-        previous = self._catch_stop_signals()
-        try:
-            save_training_data(self.dataset.training_data(), data_dir)
-            self.data_dir = str(data_dir)
-            for s in self.slots:
-                self._start(s)
-            self._supervise()
-            if self.stop_requested:
-                raise KeyboardInterrupt
-        except BaseException:
-            self._stop_all()
-            raise
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
-            shutil.rmtree(data_dir, ignore_errors=True)
-            with contextlib.suppress(Exception):
-                self.events.close()
-
-    def _catch_stop_signals(self) -> dict[int, Any]:
-        """Turn Ctrl-C and SIGTERM into a flag the supervising loop checks.
-
-        An exception raised in the middle of reading the event queue would
-        lose the event being read; the loop stops between reads instead.
-        """
-        self.stop_requested = False
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-
-        def request_stop(signum: int, frame: Any) -> None:
-            self.stop_requested = True
-
-        previous: dict[int, Any] = {}
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.getsignal(signum)
-            signal.signal(signum, request_stop)
-        return previous
+        with deferred_signals():
+            try:
+                save_training_data(self.dataset.training_data(), data_dir)
+                self.data_dir = str(data_dir)
+                for s in self.slots:
+                    self._start(s)
+                self._supervise()  # until done, or until a stop is requested
+                raise_if_requested()
+            except BaseException:
+                self._stop_all()
+                raise
+            finally:
+                shutil.rmtree(data_dir, ignore_errors=True)
+                with contextlib.suppress(Exception):
+                    self.events.close()
 
     def _start(self, s: _Slot) -> None:
         s.name = f"w{s.slot.index}" + (f".{s.incarnation}" if s.incarnation else "")
@@ -144,7 +121,7 @@ class Launcher:
         s.process.start()
 
     def _supervise(self) -> None:
-        while any(not s.finished for s in self.slots) and not self.stop_requested:
+        while any(not s.finished for s in self.slots) and not requested():
             self._drain(timeout=_POLL_S)
             for s in self.slots:
                 if s.finished or s.process.is_alive():

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from whynet._interrupt import raise_if_requested
 from whynet._progress import SearchProgress
 from whynet.data import TrainingData
 from whynet.exceptions import FatalSearchError, TrialFailedError, TrialPrunedSignal
@@ -228,6 +229,7 @@ class TrialLoop:
             ``recycle`` or ``oom``.
         """
         while True:
+            raise_if_requested()  # a Ctrl-C or SIGTERM that came between trials
             reason = self.stop_reason()
             if reason is not None:
                 return reason
@@ -272,6 +274,7 @@ class TrialLoop:
             trial.report(metrics[score_name], step=epoch)
             if trial.should_prune():
                 raise TrialPrunedSignal(epoch)
+            raise_if_requested()  # every trainer reports; a safe point after each epoch
 
         start = time.perf_counter()
         extra: dict[str, Any] = {}

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from whynet._interrupt import deferred_signals
 from whynet._progress import NullProgress, SearchProgress
 from whynet._urls import mask_url
 from whynet.config import RunConfig
@@ -218,7 +219,9 @@ def run_search(
     )
     deadline = time.time() + config.search.timeout if config.search.timeout else None
     status = "finished"
-    with reporter:
+    # Ctrl-C and SIGTERM stop the search at a safe point, and the clean-up
+    # after them (ending runs, saving results) is not itself cut short.
+    with deferred_signals(), reporter:
         try:
             if in_process:
                 _run_in_process(

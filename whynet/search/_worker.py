@@ -67,18 +67,17 @@ def _rss_mb() -> float:
     return float(psutil.Process().memory_info().rss) / 2**20
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def worker_main(spec: WorkerSpec, events: Any, tickets: Any) -> None:
     """Run trials in this (spawned) process until the launcher's tickets run out."""
+    from whynet._interrupt import request_stop
     from whynet.config import RunConfig
 
     config = RunConfig.model_validate(spec.config)
     # Devices and threads first: the framework reads them when it is imported.
     os.environ.update(spec.slot.env(config.training.backend))
-    signal.signal(signal.SIGTERM, _interrupt)
+    # The launcher's SIGTERM ends the running trial at its next safe point
+    # (between batches, after an epoch, between trials) as interrupted.
+    signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the launcher handles Ctrl-C
 
     from whynet.search._factories import make_pruner, make_sampler, make_storage

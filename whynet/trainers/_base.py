@@ -65,7 +65,12 @@ class BaseTrainer(Protocol):
         report: ReportFn,
         seed: int,
     ) -> TrainedModel:
-        """Train a model for ``params`` on ``data`` and return it with its result."""
+        """Train a model for ``params`` on ``data`` and return it with its result.
+
+        Call ``report(epoch, metrics)`` after every epoch: it may raise to
+        prune the trial, and it is where a Ctrl-C or SIGTERM stops a trainer
+        (the Keras trainer also stops between batches). Let both propagate.
+        """
         ...
 
     def release(self) -> None:

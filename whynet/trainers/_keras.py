@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from whynet._interrupt import raise_if_requested
 from whynet.data import Split, TrainingData
 from whynet.exceptions import ConfigError, TrialFailedError
 from whynet.spaces import TrialParams
@@ -48,6 +49,11 @@ def _make_callback(
             self.best_epoch = 0
             self.best_weights: list[Any] | None = None
             self.wait = 0
+
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            # A Ctrl-C or SIGTERM stops the trial here, between two batches
+            # (a begin hook keeps Keras' asynchronous batch dispatch on).
+            raise_if_requested()
 
         def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
             metrics = {k: float(v) for k, v in (logs or {}).items()}
