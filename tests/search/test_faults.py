@@ -33,10 +33,12 @@ def _runs(workdir: Path) -> list:
     return client.search_runs([exp.experiment_id])
 
 
-def _start(workdir: Path, *args: str) -> subprocess.Popen[str]:
-    config = tiny_config(search__trials=30, training__max_epochs=40)
+def _start(
+    workdir: Path, *args: str, epochs: int = 40, batch_size: int = 16
+) -> subprocess.Popen[str]:
+    config = tiny_config(search__trials=30, training__max_epochs=epochs)
     config["space"]["mlp_units"] = [256]
-    config["space"]["batch_size"] = 16
+    config["space"]["batch_size"] = batch_size
     (workdir / "c.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.Popen(
@@ -188,3 +190,26 @@ def test_kill_everything_then_restart_recovers_stale_trials(tmp_path: Path) -> N
     assert not [t for t in after if t.state == TS.RUNNING]
     runs = _runs(tmp_path)
     assert not [r for r in runs if r.info.status == "RUNNING"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.0, 0.4, 1.1, 2.3])
+def test_sigterm_at_any_moment_stops_within_30_s(tmp_path: Path, delay: float) -> None:
+    """Short trials, signalled at staggered moments: mid-batch, mid-report,
+    between trials, while a model is saved. Wherever it lands, the search
+    stops in time and leaves nothing RUNNING in the study or in MLflow."""
+    proc = _start(tmp_path, "--workers", "1", epochs=6, batch_size=64)
+    try:
+        _wait_until_running(tmp_path, proc, complete=2)
+        time.sleep(delay)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        stopped_in = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err[-2000:]
+    assert stopped_in <= 30, stopped_in
+    assert not [t.number for t in _study(tmp_path).trials if t.state == TS.RUNNING]
+    assert not [r.info.run_name for r in _runs(tmp_path) if r.info.status == "RUNNING"]
