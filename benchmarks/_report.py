@@ -665,7 +665,8 @@ def _reproduce() -> str:
     return """\
 ```bash
 .venv/bin/pip install -e '.[bench]'        # keras-tuner, tensorboard, optuna-integration
-.venv/bin/python -m benchmarks run          # everything: about an hour on 2 cores
+.venv/bin/python -m benchmarks run          # everything; no new measurement after 57 min
+.venv/bin/python -m benchmarks run --max-minutes 0  # all of it, however long it takes
 .venv/bin/python -m benchmarks run --quick  # smoke test: a few minutes
 .venv/bin/python -m benchmarks report       # re-render this page from benchmarks/results/
 ```
