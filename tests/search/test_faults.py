@@ -94,6 +94,14 @@ def _early_running(trials: list[optuna.trial.FrozenTrial], max_epochs_done: int)
     ]
 
 
+def _sigterm(proc: subprocess.Popen[str]) -> tuple[str, float]:
+    """Send SIGTERM and wait for the search to exit: its stderr and how long it took."""
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    return err, time.monotonic() - sent
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_sigterm_stops_cleanly_and_the_same_command_resumes(tmp_path: Path, workers: str) -> None:
@@ -104,10 +112,7 @@ def test_sigterm_stops_cleanly_and_the_same_command_resumes(tmp_path: Path, work
         snapshot = _wait_until_running(tmp_path, proc, max_epochs_done=10)
         running = _early_running(snapshot, 10)
         late = [t.number for t in snapshot if t.state == TS.RUNNING and t.number not in running]
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-        stopped_in = time.monotonic() - sent
+        err, stopped_in = _sigterm(proc)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -202,10 +207,7 @@ def test_sigterm_at_any_moment_stops_within_30_s(tmp_path: Path, delay: float) -
     try:
         _wait_until_running(tmp_path, proc, complete=2)
         time.sleep(delay)
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-        stopped_in = time.monotonic() - sent
+        err, stopped_in = _sigterm(proc)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
