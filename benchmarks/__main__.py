@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from benchmarks._report import DOC_PATH, default_results, write_report
-from benchmarks._runner import PARTS, RESULTS_DIR, Runner, Settings
+from benchmarks._runner import MEMORY_MODES, PARTS, RESULTS_DIR, Runner, Settings
 from benchmarks._tools import TOOLS
 
 
@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seeds", type=_csv, help="e.g. 0,1,2")
     run.add_argument("--parts", type=_csv, help=f"subset of: {','.join(PARTS)}")
+    run.add_argument(
+        "--memory-modes",
+        type=_csv,
+        help=f"memory part, subset of: {','.join(MEMORY_MODES)} (full default: launcher)",
+    )
     run.add_argument(
         "--max-minutes",
         type=float,
@@ -83,6 +88,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"unknown parts {unknown}; known: {', '.join(PARTS)}", file=sys.stderr)
             return 2
         overrides["parts"] = args.parts
+    if args.memory_modes:
+        unknown = sorted(set(args.memory_modes) - set(MEMORY_MODES))
+        if unknown:
+            print(
+                f"unknown memory modes {unknown}; known: {', '.join(MEMORY_MODES)}",
+                file=sys.stderr,
+            )
+            return 2
+        overrides["memory_modes"] = args.memory_modes
     if args.seeds:
         overrides["seeds"] = tuple(int(s) for s in args.seeds)
     if args.max_minutes is not None:

@@ -46,6 +46,27 @@ REFERENCE = {
     "optuna_random": (107, 0.968),
 }
 REFERENCE_OVERHEAD = {"kerastuner": 1.20, "optuna": 1.08}
+# The issue's plain fit of the overhead config (MLP 2x128, 20 epochs) on its machine.
+REFERENCE_PLAIN_FIT_S = 3.0
+
+
+def machine_speed(data: dict[str, Any]) -> dict[str, float]:
+    """How much slower this run's machine was than the issue's, by two yardsticks.
+
+    Shared cloud machines differ from day to day (CPU steal, neighbours), so
+    times are compared within one run only; these factors say how a run's
+    absolute times (the harness's total among them) relate to the issue's.
+    """
+    factors: dict[str, float] = {}
+    base = _mean(_values(_ok(_search_runs(data, "digits", "kerastuner_random")), "wall_s"))
+    if base:
+        factors["kerastuner_random"] = base / REFERENCE["kerastuner_random"][0]
+    over = _overhead(data)
+    if over is not None and over.get("status") == "ok":
+        plain = over["summary"].get("plain.total_s", {}).get("median_s")
+        if plain:
+            factors["plain_fit"] = plain / REFERENCE_PLAIN_FIT_S
+    return factors
 
 
 def default_results() -> Path | None:
@@ -447,10 +468,15 @@ def _targets(data: dict[str, Any]) -> str:
     what = f"{data['mode']} mode" if whole else "a subset of the harness"
     if skipped:
         what += f"; {len(skipped)} measurement(s) skipped by the time guard"
+    estimate = ""
+    speed = machine_speed(data)
+    if speed and max(speed.values()) > 1.05:
+        low, high = total_min / max(speed.values()), total_min / min(speed.values())
+        estimate = f"; {low:.0f}-{high:.0f} min at the issue's machine speed (estimate: Machine)"
     rows.append(
         [
             "whole harness < 60 min on 2 cores",
-            f"{total_min:.1f} min ({what})",
+            f"{total_min:.1f} min ({what}){estimate}",
             _verdict(total_min < 60 if end_to_end else None),
         ]
     )
@@ -609,6 +635,7 @@ def render(data: dict[str, Any], *, source: str, notes: bool = True) -> str:
             ],
         )
     )
+    parts.append(_speed_note(data))
     parts.append("\n## How the searches were run\n")
     parts.append(_protocol(data))
     for dataset in _datasets(data):
@@ -638,6 +665,29 @@ def render(data: dict[str, Any], *, source: str, notes: bool = True) -> str:
     return "\n".join(p.rstrip("\n") + "\n" for p in parts)
 
 
+def _speed_note(data: dict[str, Any]) -> str:
+    speed = machine_speed(data)
+    if not speed:
+        return ""
+    bits = []
+    if "kerastuner_random" in speed:
+        bits.append(
+            f"KerasTuner RandomSearch on digits took {speed['kerastuner_random']:.2f}x the "
+            f"issue's {REFERENCE['kerastuner_random'][0]} s"
+        )
+    if "plain_fit" in speed:
+        bits.append(
+            f"the plain fit of the overhead part {speed['plain_fit']:.2f}x its "
+            f"{REFERENCE_PLAIN_FIT_S:.1f} s"
+        )
+    return (
+        "\n**Machine speed.** Against the issue's reference machine (also 2 cores): "
+        + "; ".join(bits)
+        + ". Shared machines vary from day to day, so every comparison on this page is "
+        "within this run; these factors only relate its absolute times to the issue's.\n"
+    )
+
+
 def _meaning() -> str:
     return """\
 - *Wall time* is what a user waits for one search, library imports excluded. On 2 cores
@@ -656,8 +706,9 @@ def _meaning() -> str:
 - *Scaling* on a 2-core machine: two workers each get one core instead of one worker
   using both, which pays off when a single small network cannot keep two cores busy.
 - *Memory*: growth from trial to trial in one process is what the launcher's worker
-  recycling (`execution.recycle_*`) exists to bound; this measures the in-process loop
-  without recycling.
+  recycling (`execution.recycle_*`) exists to bound; the full run measures one launcher
+  worker (the issue's "worker memory"); `--memory-modes launcher,in_process` adds the
+  in-process loop, which nothing recycles.
 """
 
 

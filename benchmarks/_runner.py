@@ -20,6 +20,7 @@ from benchmarks._tools import TOOLS
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "benchmarks" / "results"
 PARTS = ("search", "overhead", "scaling", "memory")
+MEMORY_MODES = ("launcher", "in_process")
 
 
 # The tabular set runs fewer peers than digits so that the whole harness stays
@@ -56,6 +57,7 @@ class Settings:
     memory_trials: int
     memory_epochs: int
     memory_reference_trial: int
+    memory_modes: tuple[str, ...]
     run_timeout_s: int
     max_minutes: float | None
     parts: tuple[str, ...] = PARTS
@@ -75,6 +77,10 @@ class Settings:
             memory_trials=100,
             memory_epochs=1,
             memory_reference_trial=10,
+            # The target is the worker's memory: the launcher's worker
+            # process. `--memory-modes launcher,in_process` adds the in-process
+            # loop (about 2 more minutes).
+            memory_modes=("launcher",),
             run_timeout_s=1200,
             max_minutes=57,
         )
@@ -94,6 +100,7 @@ class Settings:
             memory_trials=12,
             memory_epochs=1,
             memory_reference_trial=4,
+            memory_modes=MEMORY_MODES,
             run_timeout_s=600,
             max_minutes=None,
         )
@@ -259,7 +266,7 @@ class Runner:
                     }
                 )
         if "memory" in s.parts:
-            for mode in ("in_process", "launcher"):
+            for mode in s.memory_modes:
                 self._maybe_run(
                     {
                         "kind": "memory",
