@@ -103,3 +103,30 @@ def test_cnn_builds_for_small_images_with_every_regularizer(pooling: str) -> Non
         model = build_model(params, spec)
         assert model.output_shape == (None, 10)
     KerasTrainer().release()
+
+
+def test_epochs_of_equal_accuracy_are_told_apart_by_validation_loss() -> None:
+    # Well separated blobs: validation accuracy reaches 1.0 within a few epochs
+    # and stays there while the loss keeps falling.
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 300)
+    x = (rng.normal(size=(300, 4)) + y[:, None] * 6.0).astype("float32")
+    data = from_arrays(x, y, seed=1).training_data()
+    seen: list[dict] = []
+    trained = KerasTrainer(early_stopping_patience=0).fit(
+        TrialParams(units=(16,), epochs=8, batch_size=32, learning_rate=0.01),
+        data,
+        report=lambda e, m: seen.append(dict(m)),
+        seed=0,
+    )
+    result = trained.result
+    top = max(m["val_accuracy"] for m in seen)
+    tied = [i for i, m in enumerate(seen) if m["val_accuracy"] == top]
+    assert len(tied) >= 2, "the data should give several epochs of equal accuracy"
+    expected = min(tied, key=lambda i: seen[i]["val_loss"]) + 1
+    assert result.best_epoch == expected
+    assert result.metrics["val_loss"] == pytest.approx(seen[expected - 1]["val_loss"])
+    # The model holds that epoch's weights.
+    loss = trained.model.evaluate(data.val.x, data.val.y, verbose=0, return_dict=True)["loss"]
+    assert loss == pytest.approx(seen[expected - 1]["val_loss"], rel=1e-4)
+    KerasTrainer().release()

@@ -37,7 +37,9 @@ def _make_callback(
     """One callback for the per-epoch work, so the epoch loop stays lean.
 
     It reports each epoch (which may prune), fails the trial on a NaN or
-    infinite loss, keeps the best weights, and stops early.
+    infinite loss, keeps the best weights, and stops early. Epochs of equal
+    score (validation accuracy on a few hundred rows ties often) are told
+    apart by validation loss, as trials are (see ``best_complete``).
     """
     import keras
 
@@ -46,6 +48,7 @@ def _make_callback(
             super().__init__()
             self.history: list[dict[str, float]] = []
             self.best_score = -math.inf if maximize else math.inf
+            self.best_loss = math.inf
             self.best_epoch = 0
             self.best_weights: list[Any] | None = None
             self.wait = 0
@@ -71,8 +74,11 @@ def _make_callback(
                 raise TrialFailedError(
                     "nan_metric", f"the validation metric {score_name} was {score} at epoch {step}"
                 )
-            if (score > self.best_score) if maximize else (score < self.best_score):
+            val_loss = metrics.get("val_loss", math.inf)
+            better = (score > self.best_score) if maximize else (score < self.best_score)
+            if better or (score == self.best_score and val_loss < self.best_loss):
                 self.best_score = score
+                self.best_loss = val_loss
                 self.best_epoch = step
                 self.best_weights = self.model.get_weights()
                 self.wait = 0
