@@ -139,7 +139,11 @@ def make_sampler(name: str, *, seed: int, space: SearchSpace) -> Any:
         # (an MLP's widths, a CNN's filters) instead of sampling them blindly.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+            # constant_liar: parallel workers do not all sample next to a
+            # promising point another worker is still training.
+            return optuna.samplers.TPESampler(
+                seed=seed, multivariate=True, group=True, constant_liar=True
+            )
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "grid":
@@ -159,9 +163,7 @@ def make_pruner(name: str, *, max_epochs: int) -> Any:
     import optuna
 
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(
-            min_resource=1, max_resource=max_epochs, reduction_factor=3
-        )
+        return _hyperband(max_epochs)
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
     if name == "successive_halving":
@@ -169,6 +171,31 @@ def make_pruner(name: str, *, max_epochs: int) -> Any:
     if name == "none":
         return optuna.pruners.NopPruner()
     raise ConfigError(f"unknown pruner {name!r}")
+
+
+def _hyperband(max_epochs: int) -> Any:
+    """Hyperband's pruning, with one sampler model over all its brackets (as BOHB).
+
+    Optuna's ``HyperbandPruner`` also splits the *sampler's* view of the study
+    by bracket: each bracket's TPE sees only that bracket's trials and spends
+    its first 10 on random start-up. With 20 epochs there are 3 brackets, so a
+    30-trial search got about 6 model-guided trials instead of 20. Wrapping the
+    pruner keeps its pruning decisions, made within each bracket exactly as
+    before, while the sampler learns from every trial, as BOHB does (Falkner et
+    al., 2018).
+    """
+    import optuna
+
+    class SharedModelHyperband(optuna.pruners.BasePruner):
+        def __init__(self) -> None:
+            self.hyperband = optuna.pruners.HyperbandPruner(
+                min_resource=1, max_resource=max_epochs, reduction_factor=3
+            )
+
+        def prune(self, study: Any, trial: Any) -> bool:
+            return bool(self.hyperband.prune(study, trial))
+
+    return SharedModelHyperband()
 
 
 def _grid_sampler(grid: dict[str, list[Any]], *, seed: int) -> Any:
