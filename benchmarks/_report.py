@@ -376,7 +376,7 @@ def _memory_section(data: dict[str, Any]) -> str:
     first = next(iter(runs.values()))
     text = (
         f"One `whynet.search` of {first.get('trials', '?')} small trials (MLP 1x32, batch 128, "
-        f"{first.get('epochs', '?')} epoch, no pruning, MLflow on) on digits, two ways. A "
+        f"{first.get('epochs', '?')} epoch, no pruning, MLflow on) on digits, per mode below. A "
         "thread samples RSS every 50 ms; a trial's figure is the first sample after the study "
         "recorded the trial as finished.\n"
     )
