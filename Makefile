@@ -21,6 +21,11 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	@$(PY) -c 'import pytest, ruff, mypy, hypothesis' || (echo "test install failed"; exit 1)
 	@touch $@
 
+$(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml
+	$(PIP) install -e '.[bench]' 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -c 'import keras_tuner, optuna_integration, psutil' || (echo "bench install failed"; exit 1)
+	@touch $@
+
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
@@ -43,6 +48,11 @@ test: lint typecheck
 ## MLflow server, 8 workers on one storage); .ci/run runs them after `make test`.
 test-slow: install-test
 	$(PY) -m pytest -q -m slow $(PYTEST_ARGS)
+
+## make bench: install the benchmark extra, run the whole benchmark harness and
+## render docs/benchmarks.md (about an hour on 2 cores; BENCH_ARGS=--quick for minutes).
+bench: $(VENV)/.installed-bench
+	$(PY) -m benchmarks run $(BENCH_ARGS)
 
 clean:
 	rm -rf whynet.journal whynet.journal.lock mlflow.db mlruns mlartifacts whynet-runs

@@ -300,7 +300,7 @@ def _scaling_section(data: dict[str, Any]) -> str:
     rows = []
     for r in runs:
         if r.get("status") != "ok":
-            rows.append([str(r["workers"]), _why_not(r), *["-"] * 6])
+            rows.append([str(r["workers"]), _why_not(r), *["-"] * 7])
             continue
         speed = speed_span = "-"
         if one is not None:
@@ -310,6 +310,7 @@ def _scaling_section(data: dict[str, Any]) -> str:
         rows.append(
             [
                 str(r["workers"]),
+                str(r.get("workers_seen", "-")),
                 str(r["trials"]),
                 f"{r['wall_s']:.1f}",
                 f"{r['trials_per_hour']:.0f} ({speed})",
@@ -321,6 +322,7 @@ def _scaling_section(data: dict[str, Any]) -> str:
         )
     header = [
         "workers",
+        "workers that ran trials",
         "trials",
         "`whynet.search` call (s)",
         "trials/hour, whole call (vs 1 worker)",

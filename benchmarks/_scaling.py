@@ -62,8 +62,9 @@ def run_scaling(*, workdir: Path, workers: int, trials: int, epochs: int) -> dic
     config = _fixed_config(
         workdir=workdir, study="scaling", trials=trials, epochs=epochs, units=128, batch_size=32
     )
-    if workers > 1:
-        config["execution"] = {"workers": workers}
+    # Always explicit: `workers: auto` starts one worker per core when a
+    # search has 8 trials per core, which would make the 1-worker row two.
+    config["execution"] = {"workers": workers}
     start = time.perf_counter()
     whynet.search(config, progress=False)
     wall = time.perf_counter() - start
@@ -78,6 +79,9 @@ def run_scaling(*, workdir: Path, workers: int, trials: int, epochs: int) -> dic
     return {
         "status": "ok",
         "workers": workers,
+        # Worker slots that ran trials, as the study recorded them: the check
+        # that the row measured what it says.
+        "workers_seen": len({t.user_attrs.get("worker") for t in done}),
         "trials": len(done),
         "epochs": epochs,
         "wall_s": wall,
