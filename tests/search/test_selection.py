@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import optuna
 import pytest
 from optuna.distributions import FloatDistribution
@@ -52,3 +55,47 @@ def test_minimized_scores_and_no_complete_trial() -> None:
     study = _study([(2.0, {"val_loss": 4.0}), (1.5, {"val_loss": 2.25})], direction="minimize")
     assert best_complete(study, maximize=False).number == 1
     assert best_complete(optuna.create_study(), maximize=True) is None
+
+
+def tied_trainer(config, slot):
+    """A Keras trainer that trains for real but reports one score for every trial,
+    so that only the validation loss tells the trials apart."""
+    import dataclasses
+
+    from whynet.trainers import KerasTrainer, TrainedModel
+
+    class Trainer(KerasTrainer):
+        def fit(self, params, data, *, report, seed):
+            trained = super().fit(params, data, report=lambda epoch, metrics: None, seed=seed)
+            return TrainedModel(dataclasses.replace(trained.result, score=0.5), trained.model)
+
+    return Trainer(early_stopping_patience=0, device=slot.label)
+
+
+def test_a_model_is_saved_only_when_its_trial_would_be_selected(workdir: Path) -> None:
+    from whynet.config import parse_config
+    from whynet.search import run_search
+    from whynet.testing import tiny_config
+
+    result = run_search(
+        parse_config(tiny_config(search__trials=5, execution__workers=1)),
+        progress=False,
+        trainer_factory=tied_trainer,
+    )
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = JournalStorage(JournalFileBackend(str(workdir / "whynet.journal")))
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    trials = sorted(study.trials, key=lambda t: t.number)
+    losses = [t.user_attrs["val_loss"] for t in trials]
+    assert len(set(losses)) == 5  # real training: five different losses
+    # In order, a trial beats the selected one exactly when its loss is the lowest so far.
+    expected = [n for n, loss in enumerate(losses) if loss < min(losses[:n], default=math.inf)]
+    saved = [t.number for t in trials if "model_path" in t.user_attrs]
+    assert saved == expected
+    assert result.best_trial == min(range(5), key=losses.__getitem__)
+    assert result.best_model_path is not None and result.best_model_path.is_file()
+    # The candidates that were once selected are removed at the end; the selected one is kept.
+    kept = [p.name for p in (workdir / "whynet-runs" / "tiny" / "models").iterdir()]
+    assert kept == [f"trial-{result.best_trial:05d}.keras"]

@@ -79,28 +79,40 @@ class WorkerExited:
 Event = TrialStarted | TrialEnded | WorkerExited
 
 
-def best_complete(study: Any, maximize: bool) -> Any:
-    """The selected trial: best validation score, then lower validation loss
-    (at its best epoch), then fewer parameters.
+def selection_key(
+    score: float, val_loss: Any, n_params: Any, number: int, *, maximize: bool
+) -> tuple[float, float, float, int]:
+    """The order in which trials are selected: lowest key first.
 
-    Validation accuracy on a few hundred rows ties often; the loss, a finer
-    measure of the same predictions, tells tied trials apart.
+    Best validation score, then lower validation loss (at the best epoch),
+    then fewer parameters, then the earlier trial. Validation accuracy on a
+    few hundred rows ties often; the loss, a finer measure of the same
+    predictions, tells tied trials apart.
     """
+    sign = -1.0 if maximize else 1.0
+    params = float(n_params) if isinstance(n_params, int | float) else 0.0
+    return (sign * float(score), _finite_or_inf(val_loss), params, number)
+
+
+def _trial_key(trial: Any, maximize: bool) -> tuple[float, float, float, int]:
+    attrs = trial.user_attrs
+    return selection_key(
+        trial.values[0],
+        attrs.get("val_loss"),
+        attrs.get("n_params", 0),
+        trial.number,
+        maximize=maximize,
+    )
+
+
+def best_complete(study: Any, maximize: bool) -> Any:
+    """The selected trial: the complete trial of lowest ``selection_key``."""
     from optuna.trial import TrialState
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
         return None
-    sign = -1.0 if maximize else 1.0
-    return min(
-        complete,
-        key=lambda t: (
-            sign * t.values[0],
-            _finite_or_inf(t.user_attrs.get("val_loss")),
-            t.user_attrs.get("n_params", 0),
-            t.number,
-        ),
-    )
+    return min(complete, key=lambda t: _trial_key(t, maximize))
 
 
 def _finite_or_inf(value: Any) -> float:
@@ -116,10 +128,6 @@ def _save_history(trial: Any, history: list[dict[str, float]]) -> None:
         trial.set_user_attr(
             "history", [{k: float(f"{v:.6g}") for k, v in m.items()} for m in history]
         )
-
-
-def _is_better(value: float, best: float | None, maximize: bool) -> bool:
-    return best is None or (value >= best if maximize else value <= best)
 
 
 class TrialLoop:
@@ -344,9 +352,18 @@ class TrialLoop:
             )
             for key, value in attrs:
                 trial.set_user_attr(key, value)
-            if _is_better(result.score, self._best_value(), self.maximize):
-                # Saved before the trial is told, so that whichever trial the
-                # study ranks best always has its model on disk.
+            key = selection_key(
+                result.score,
+                result.metrics.get("val_loss"),
+                result.n_params,
+                number,
+                maximize=self.maximize,
+            )
+            best = best_complete(self.study, self.maximize)
+            if best is None or key < _trial_key(best, self.maximize):
+                # Saved before the trial is told, and only when it would be
+                # selected now: so the selected trial always has its model on
+                # disk, and a trial that merely ties the best saves nothing.
                 path = self.models_dir / f"trial-{number:05d}.keras"
                 trained.model.save(path)
                 trial.set_user_attr("model_path", str(path))
