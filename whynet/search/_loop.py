@@ -352,7 +352,7 @@ class TrialLoop:
             )
             for key, value in attrs:
                 trial.set_user_attr(key, value)
-            key = selection_key(
+            rank = selection_key(
                 result.score,
                 result.metrics.get("val_loss"),
                 result.n_params,
@@ -360,7 +360,7 @@ class TrialLoop:
                 maximize=self.maximize,
             )
             best = best_complete(self.study, self.maximize)
-            if best is None or key < _trial_key(best, self.maximize):
+            if best is None or rank < _trial_key(best, self.maximize):
                 # Saved before the trial is told, and only when it would be
                 # selected now: so the selected trial always has its model on
                 # disk, and a trial that merely ties the best saves nothing.
