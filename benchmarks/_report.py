@@ -717,6 +717,7 @@ def _meaning() -> str:
 def _reproduce() -> str:
     return """\
 ```bash
+make bench                                  # installs the extra below, then `run`
 .venv/bin/pip install -e '.[bench]'        # keras-tuner, tensorboard, optuna-integration
 .venv/bin/python -m benchmarks run          # everything; no new measurement after 57 min
 .venv/bin/python -m benchmarks run --max-minutes 0  # all of it, however long it takes
