@@ -547,7 +547,11 @@ def _protocol(data: dict[str, Any]) -> str:
   worker (two here). "1 worker" sets `execution.workers: 1` (one worker using both cores,
   inside the calling process); "2 workers" sets `execution.workers: 2`.
 - **KerasTuner** {_version(data, "keras-tuner")}: `RandomSearch` and `BayesianOptimization` with
-  `max_trials={s["trials"]}`; `Hyperband(max_epochs={s["max_epochs"]}, factor=3)` run until
+  `max_trials={s["trials"]}` (`BayesianOptimization` with 10 initial random trials, as
+  in the issue's reference; runs before 2026-11-29 11:35, the whole runs of that day
+  included, left KerasTuner's default of 3 per hyperparameter, over 30 here, so all
+  their trials were random, as their rows, equal to RandomSearch's, show);
+  `Hyperband(max_epochs={s["max_epochs"]}, factor=3)` run until
   {s["trials"]} trials (its own budget is in brackets, so `oracle.max_trials` is set);
   `EarlyStopping` callback; the best model from `get_best_models`. No MLflow.
 - **Optuna by hand**: the loop people write: `TPESampler(seed)` with
