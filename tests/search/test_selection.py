@@ -74,7 +74,7 @@ def tied_trainer(config, slot):
 
 def test_a_model_is_saved_only_when_its_trial_would_be_selected(workdir: Path) -> None:
     from whynet.config import parse_config
-    from whynet.search import run_search
+    from whynet.search import make_storage, run_search
     from whynet.testing import tiny_config
 
     result = run_search(
@@ -82,10 +82,7 @@ def test_a_model_is_saved_only_when_its_trial_would_be_selected(workdir: Path) -
         progress=False,
         trainer_factory=tied_trainer,
     )
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    storage = JournalStorage(JournalFileBackend(str(workdir / "whynet.journal")))
+    storage = make_storage(str(workdir / "whynet.journal"))
     study = optuna.load_study(study_name="tiny", storage=storage)
     trials = sorted(study.trials, key=lambda t: t.number)
     losses = [t.user_attrs["val_loss"] for t in trials]
