@@ -5,6 +5,7 @@ The top level holds the workflow nouns only::
     import whynet
     result = whynet.search("examples/quickstart.yaml", trials=10)
     result.best_params, result.test_metrics, result.trials
+    whynet.predict(result.model_path, "new_rows.csv")  # raw rows in, labels out
 
 Importing whynet does not import TensorFlow, Keras or MLflow.
 """
@@ -19,10 +20,20 @@ from whynet.config import RunConfig, load_config
 from whynet.exceptions import WhynetError
 
 if TYPE_CHECKING:
+    from whynet.models import load_model, predict
     from whynet.search import SearchResult
     from whynet.search._api import search
 
-__all__ = ["RunConfig", "SearchResult", "WhynetError", "__version__", "load_config", "search"]
+__all__ = [
+    "RunConfig",
+    "SearchResult",
+    "WhynetError",
+    "__version__",
+    "load_config",
+    "load_model",
+    "predict",
+    "search",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -33,4 +44,8 @@ def __getattr__(name: str) -> Any:
         import whynet.search as package
 
         return package if name == "search" else package.SearchResult
+    if name in ("load_model", "predict"):
+        from whynet.models import _predict
+
+        return getattr(_predict, name)
     raise AttributeError(f"module 'whynet' has no attribute {name!r}")

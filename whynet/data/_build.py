@@ -174,4 +174,25 @@ def assemble(raw: RawData, settings: SplitSettings) -> Dataset:
         n_test=len(splits[2]),
         fingerprint=digest,
     )
-    return Dataset(spec=spec, train=splits[0], val=splits[1], test=splits[2])
+    return Dataset(
+        spec=spec,
+        train=splits[0],
+        val=splits[1],
+        test=splits[2],
+        preprocessor=raw.preprocessor,
+        rows={
+            name: _positions(raw.x, r)
+            for name, r in zip(
+                ("train", "val", "test"), (train_rows, val_rows, test_rows), strict=True
+            )
+        },
+        labels=target.labels,
+        raw_example=_take(raw.x, train_rows[:5]),
+    )
+
+
+def _positions(x: Features, index: np.ndarray) -> np.ndarray:
+    """Positions in the user's table: a frame's index holds them (reset when read)."""
+    if isinstance(x, pd.DataFrame):
+        return np.asarray(x.index[index], dtype=np.int64)
+    return np.asarray(index, dtype=np.int64)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
@@ -74,12 +75,29 @@ class TrainingData:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A loaded, preprocessed data set with fixed train/validation/test splits."""
+    """A loaded, preprocessed data set with fixed train/validation/test splits.
+
+    Attributes:
+        spec: What the data is.
+        train: The training split.
+        val: The validation split (model selection).
+        test: The test split (the selected model is tested once).
+        preprocessor: The preprocessing fitted on the training split, which
+            turns raw rows (as the user has them) into ``x``.
+        rows: Per split (``train``, ``val``, ``test``), the positions of its
+            rows in the user's original table or array.
+        labels: The original class values in label order (classification).
+        raw_example: A few raw training rows, as the preprocessor takes them.
+    """
 
     spec: DatasetSpec
     train: Split
     val: Split
     test: Split
+    preprocessor: Any = field(default=None, repr=False, compare=False)
+    rows: Mapping[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    labels: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+    raw_example: Any = field(default=None, repr=False, compare=False)
 
     def training_data(self) -> TrainingData:
         """The splits a trainer may see (train and validation, never test)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,11 +27,14 @@ class Target:
         y: ``int64`` class indices (classification) or ``float32`` values.
         task: The resolved task.
         class_names: Class labels as strings, in index order (classification).
+        labels: The original class values (``"yes"``, ``3``, ``True``, ...), in
+            index order, to decode predictions (classification).
     """
 
     y: np.ndarray
     task: Task
     class_names: tuple[str, ...] | None
+    labels: tuple[Any, ...] | None = None
 
 
 def check_task(task: str) -> None:
@@ -168,11 +172,14 @@ def encode_target(
                 "Set `task: classification` (or `auto`)."
             )
         codes = y.to_numpy(dtype=np.int64)
-        return Target(np.ascontiguousarray(codes), "classification", tuple(classes))
+        return Target(
+            np.ascontiguousarray(codes), "classification", tuple(classes), tuple(classes)
+        )
     resolved = _resolve(y, task)
     if resolved == "regression":
         return Target(_regression_values(y, what), "regression", None)
     values = _class_values(y)
     uniques, codes = np.unique(values, return_inverse=True)
     names = tuple(str(u) for u in uniques.tolist())
-    return Target(np.ascontiguousarray(codes.astype(np.int64).ravel()), "classification", names)
+    codes = np.ascontiguousarray(codes.astype(np.int64).ravel())
+    return Target(codes, "classification", names, tuple(uniques.tolist()))

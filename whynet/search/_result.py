@@ -85,6 +85,10 @@ class SearchResult:
         counts: Trials of this invocation by state.
         tracking_uri: Where MLflow mirrors the study (password masked).
         parent_run_id: The MLflow run of this invocation.
+        model_path: The selected model as a saved MLflow pyfunc model that takes
+            raw rows and returns the original labels (``<output>/best_model``).
+        model_uri: The same model logged to MLflow (``models:/<model id>``;
+            ``runs:/<parent_run_id>/best_model`` names it too), when tracked.
     """
 
     study_name: str
@@ -99,6 +103,8 @@ class SearchResult:
     counts: Mapping[str, int] = field(default_factory=dict)
     tracking_uri: str | None = None
     parent_run_id: str | None = None
+    model_path: Path | None = None
+    model_uri: str | None = None
 
     @property
     def best_model(self) -> Any:
@@ -108,3 +114,25 @@ class SearchResult:
         import keras
 
         return keras.models.load_model(self.best_model_path, safe_mode=True)
+
+    def load_model(self) -> Any:
+        """The selected model that takes raw rows: a :class:`whynet.models.Predictor`."""
+        if self.model_path is None:
+            raise ValueError("the search has no completed trial, so there is no best model")
+        from whynet.models import load_model
+
+        return load_model(self.model_path)
+
+    def predict(self, data: Any) -> pd.DataFrame:
+        """Predict raw data with the selected model.
+
+        Args:
+            data: A DataFrame with the original feature columns, a NumPy array
+                of raw samples, or a path to such data (see
+                :meth:`whynet.models.Predictor.predict`).
+
+        Returns:
+            A ``prediction`` column with the original labels (or values) and,
+            for classification, one ``proba_<label>`` column per class.
+        """
+        return self.load_model().predict(data)

@@ -360,6 +360,7 @@ def _finish(
     best = best_complete(study, maximize)
     test_metrics: dict[str, float] = {}
     best_model_path: Path | None = None
+    model_path: Path | None = None
     best_params: TrialParams | None = None
     best_metrics: dict[str, float] = {}
     if best is not None:
@@ -379,7 +380,12 @@ def _finish(
             model = keras.models.load_model(final, safe_mode=True)
             test_metrics = _evaluate_test(model, data)
             tracker.tag_test_metrics(best.number, test_metrics)
-            tracker.log_best_model(model, trial_number=best.number, input_example=data.test.x[:5])
+            package = _save_raw_model(model, final, data, out_dir / "best_model", on_message)
+            if package is not None:
+                model_path = out_dir / "best_model"
+                tracker.log_best_model(
+                    package, trial_number=best.number, input_example=package.input_example
+                )
             del model
             keras.backend.clear_session(free_memory=False)
         # Only the selected model is kept; other candidates were best once.
@@ -426,7 +432,31 @@ def _finish(
         counts=counts,
         tracking_uri=tracker.location,
         parent_run_id=getattr(tracker, "parent_run_id", None),
+        model_path=model_path,
+        model_uri=getattr(tracker, "best_model_uri", None),
     )
+
+
+def _save_raw_model(
+    model: Any, keras_path: Path, data: Dataset, path: Path, on_message: Callable[[str], None]
+) -> Any:
+    """Save the model that takes raw rows (see :mod:`whynet.models`) in ``path``.
+
+    Returns:
+        Its package for MLflow, or ``None`` if it could not be made (said in
+        the output: the search's results stand).
+    """
+    if data.preprocessor is None:  # a Dataset built by hand, without raw rows
+        return None
+    try:
+        from whynet.models._pyfunc import package_model, save_package
+
+        package = package_model(model, keras_path, data)
+        save_package(package, path)
+    except Exception as exc:  # the search's own results must not be lost to it
+        on_message(f"Could not save the raw-data model in {path}: {exc}")
+        return None
+    return package
 
 
 def _markdown(table: Any) -> str:

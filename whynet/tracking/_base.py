@@ -81,7 +81,11 @@ class BaseTracker:
         """A trial ended (complete, pruned, failed or interrupted)."""
 
     def log_best_model(self, model: Any, *, trial_number: int, input_example: Any) -> None:
-        """The selected model, trained on the training split."""
+        """The selected model, trained on the training split.
+
+        ``model`` is a :class:`whynet.models._pyfunc.ModelPackage`: the Keras
+        network with the preprocessing fitted on train, taking raw rows.
+        """
 
     def end_search(self, summary: SearchSummary) -> None:
         """The search invocation ends."""

@@ -4,8 +4,8 @@ Logging is batched: a trial costs one ``create_run``, one ``log_batch`` (more
 only past MLflow's limits of 1000 values per call) and one ``set_terminated``,
 whatever its number of epochs; and the calls run on a background thread (see
 :class:`BackgroundTracker`), so training never waits for them. The best model
-is logged with explicit pip requirements, since inferring them costs seconds
-per call.
+(raw rows in, labels out: see :mod:`whynet.models`) is logged with explicit pip
+requirements, since inferring them costs seconds per call.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import os
 import socket
 import time
 from collections.abc import Iterable, Mapping
-from importlib import metadata
 from typing import Any
 
 from whynet._urls import absolute_sqlite, mask_url
@@ -101,6 +100,7 @@ class MLflowTracker(BaseTracker):
         self.skipped_calls = 0
         self._down_until = 0.0
         self.behind: set[int] = set()
+        self.best_model_uri: str | None = None
 
     @property
     def location(self) -> str:
@@ -373,24 +373,31 @@ class MLflowTracker(BaseTracker):
     # Models ----------------------------------------------------------------
 
     def log_best_model(self, model: Any, *, trial_number: int, input_example: Any) -> None:
+        """Log the raw-data model (a :class:`whynet.models._pyfunc.ModelPackage`).
+
+        It is logged as ``best_model`` of the parent run; its URI is kept in
+        :attr:`best_model_uri`.
+        """
         if self.parent_run_id is None:
             return
         import mlflow
-        import mlflow.keras
-        from mlflow.models import infer_signature
+        import mlflow.pyfunc
 
-        signature = infer_signature(input_example, model.predict(input_example, verbose=0))
+        from whynet.models._pyfunc import quiet_mlflow
+
         previous = mlflow.get_tracking_uri()
         mlflow.set_tracking_uri(self.tracking_uri)
         try:
-            with mlflow.start_run(run_id=self.parent_run_id):
-                mlflow.keras.log_model(
-                    model,
+            with quiet_mlflow(), mlflow.start_run(run_id=self.parent_run_id):
+                info = mlflow.pyfunc.log_model(
                     name="best_model",
-                    signature=signature,
-                    pip_requirements=_pip_requirements(),
+                    python_model=model.python_model,
+                    artifacts=model.artifacts,
+                    signature=model.signature,
+                    pip_requirements=model.pip_requirements,
                     tags={"whynet.trial_number": str(trial_number)},
                 )
+            self.best_model_uri = info.model_uri
         except Exception as exc:
             self.failed_calls += 1
             logger.warning("MLflow: could not log the best model: %s", mask_url(str(exc)))
@@ -398,20 +405,3 @@ class MLflowTracker(BaseTracker):
             mlflow.set_tracking_uri(previous)
             # start_run(run_id=...) ends the run on exit; end_search sets the
             # parent's final status afterwards.
-
-
-def _pip_requirements() -> list[str]:
-    """Pinned requirements of the logged model, given so MLflow need not infer them."""
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    names = [
-        "keras",
-        "numpy",
-        {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend],
-    ]
-    reqs = []
-    for name in names:
-        try:
-            reqs.append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            reqs.append(name)
-    return reqs

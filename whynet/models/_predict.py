@@ -1,0 +1,354 @@
+"""Load a model a search saved or logged, and predict raw data with it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from whynet._urls import absolute_sqlite, mask_url
+from whynet.exceptions import DataError, UserError
+
+__all__ = ["Predictor", "load_model", "predict", "read_data"]
+
+IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png", ".bmp", ".gif")
+_SCHEMES = ("models:/", "runs:/", "file:", "s3://", "gs://", "http://", "https://", "dbfs:/")
+_FORMS = (
+    "a saved model folder (e.g. whynet-runs/<study>/best_model), runs:/<run id>/best_model, "
+    "or models:/<name>/<version>"
+)
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return mask_url(" ".join(lines[0].split()) if lines else type(exc).__name__)[:400]
+
+
+@contextmanager
+def _tracking(uri: str | None) -> Iterator[None]:
+    import mlflow
+
+    if uri is None:
+        yield
+        return
+    previous = mlflow.get_tracking_uri()
+    previous_registry = mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(absolute_sqlite(uri))
+    mlflow.set_registry_uri(absolute_sqlite(uri))
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+        mlflow.set_registry_uri(previous_registry)
+
+
+class Predictor:
+    """A loaded whynet model: raw rows in, original labels out.
+
+    Use :func:`load_model` to get one.
+
+    Attributes:
+        source: Where the model was loaded from (password masked).
+        task: ``classification`` or ``regression``.
+        columns: The raw feature columns (table models), else ``None``.
+        classes: The original class values (classification), else ``None``.
+        sample_shape: The raw sample shape (array and image models), else ``None``.
+    """
+
+    def __init__(self, pyfunc_model: Any, raw_model: Any, source: str) -> None:
+        self.pyfunc_model = pyfunc_model
+        self.raw_model = raw_model
+        self.source = source
+        self.task: str = raw_model.task
+        self.columns: list[str] | None = raw_model.columns
+        self.classes: tuple[Any, ...] | None = raw_model.labels
+        self.sample_shape: tuple[int, ...] | None = raw_model.sample_shape
+
+    def __repr__(self) -> str:
+        return f"Predictor({self.source!r}, task={self.task!r})"
+
+    def predict(self, data: Any) -> pd.DataFrame:
+        """Predict raw data.
+
+        Args:
+            data: A pandas DataFrame with the original feature columns (others,
+                such as the target, are ignored), a NumPy array of raw samples,
+                or a path: a CSV or Parquet file, an NPZ file (array ``x``), an
+                image file or a folder of images.
+
+        Returns:
+            A ``prediction`` column with the original labels (or values, for
+            regression) and, for classification, one ``proba_<label>`` column
+            per class. Predictions of image files start with a ``file`` column.
+
+        Raises:
+            DataError: If the data cannot be read or does not fit the model.
+        """
+        files: list[Path] | None = None
+        if isinstance(data, str | os.PathLike):
+            data, files = read_data(Path(data), self)
+        if self.columns is not None:
+            inputs: Any = self._table(data)
+        else:
+            inputs = self._array(data)
+        try:
+            out = self.pyfunc_model.predict(inputs)
+        except DataError:
+            raise
+        except Exception as exc:  # MLflow's schema checks raise MlflowException
+            raise DataError(f"the data does not fit the model: {_one_line(exc)}") from None
+        frame = pd.DataFrame(out).reset_index(drop=True)
+        if files is not None:
+            frame.insert(0, "file", [str(f) for f in files])
+        return frame
+
+    def _table(self, data: Any) -> pd.DataFrame:
+        """The model's columns of ``data``, with the types its signature declares."""
+        model = self.raw_model
+        if isinstance(data, np.ndarray) or not isinstance(data, pd.DataFrame):
+            raise DataError(
+                "this model takes a table with the columns "
+                f"{', '.join(map(repr, self.columns or []))}; give a DataFrame or a CSV or "
+                f"Parquet file, not {type(data).__name__}."
+            )
+        frame = data.set_axis([str(c) for c in data.columns], axis=1)
+        frame = frame.loc[:, ~frame.columns.duplicated()]
+        missing = [c for c in self.columns or [] if c not in frame.columns]
+        if missing:
+            raise DataError(
+                f"the data lacks the column(s) {', '.join(map(repr, missing))} that the model "
+                f"was trained on. Give every feature column: "
+                f"{', '.join(map(repr, self.columns or []))} (other columns are ignored)."
+            )
+        out: dict[str, Any] = {}
+        for col in self.columns or []:
+            values = frame[col]
+            if col in model.numeric:
+                try:
+                    out[col] = pd.to_numeric(values, errors="raise").astype(np.float64)
+                except (TypeError, ValueError):
+                    bad = values[pd.to_numeric(values, errors="coerce").isna() & values.notna()]
+                    example = bad.iloc[0] if len(bad) else None
+                    raise DataError(
+                        f"column {col!r} must hold numbers, as when the model was trained, but "
+                        f"holds {example!r}. Fix those values."
+                    ) from None
+            elif pd.api.types.is_bool_dtype(values.dtype) or values.dtype == object:
+                out[col] = values
+            else:
+                out[col] = values.astype(object).where(values.notna(), None)
+        return pd.DataFrame(out).reset_index(drop=True)
+
+    def _array(self, data: Any) -> np.ndarray:
+        model = self.raw_model
+        x = model.as_array(data)
+        dtype = np.dtype(model.dtype or x.dtype)
+        if x.dtype != dtype:
+            cast = x.astype(dtype)
+            if not np.array_equal(cast, x):
+                raise DataError(
+                    f"the data has dtype {x.dtype}, but the model takes {dtype} values and "
+                    f"these do not convert exactly. Give {dtype} values as in training."
+                )
+            x = cast
+        return x
+
+
+def load_model(model: str | os.PathLike[str], *, tracking_uri: str | None = None) -> Predictor:
+    """Load a model that a whynet search saved or logged.
+
+    Args:
+        model: A saved model folder (``whynet-runs/<study>/best_model``), an
+            MLflow run's model (``runs:/<run id>/best_model``), a registered
+            model (``models:/<name>/<version>`` or ``models:/<name>@<alias>``)
+            or a logged model (``models:/<model id>``).
+        tracking_uri: The MLflow tracking URI of a ``runs:/`` or ``models:/``
+            URI (default: MLflow's, i.e. ``MLFLOW_TRACKING_URI``).
+
+    Returns:
+        The model, ready to :meth:`~Predictor.predict` raw data.
+
+    Raises:
+        UserError: If there is no such model or it is not a whynet model.
+
+    Example:
+        >>> model = whynet.load_model("whynet-runs/my-study/best_model")  # doctest: +SKIP
+        >>> model.predict("new_rows.csv")  # doctest: +SKIP
+    """
+    text = os.fspath(model)
+    shown = mask_url(text)
+    is_uri = text.startswith(_SCHEMES)
+    if not is_uri:
+        path = Path(text).expanduser()
+        if path.is_file() and path.suffix == ".keras":
+            raise UserError(
+                f"{shown} is the bare Keras network, which takes preprocessed tensors. Give the "
+                f"folder {shown_path(path.with_suffix(''))} next to it: it takes raw rows."
+            )
+        if not (path / "MLmodel").is_file():
+            raise UserError(f"no saved model at {shown}: give {_FORMS}.")
+        text = str(path)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import mlflow.pyfunc
+
+    try:
+        with _tracking(tracking_uri if is_uri else None):
+            loaded = mlflow.pyfunc.load_model(text)
+    except Exception as exc:  # MLflow raises many types for missing models
+        where = f" in {mask_url(absolute_sqlite(tracking_uri))}" if is_uri and tracking_uri else ""
+        raise UserError(
+            f"cannot load the model {shown}{where}: {_one_line(exc)}. Give {_FORMS}"
+            + (" and the tracking URI it was logged to (--tracking-uri)." if is_uri else ".")
+        ) from None
+    from whynet.models._pyfunc import RawDataModel
+
+    try:
+        raw = loaded.unwrap_python_model()
+    except Exception:  # not a pyfunc python model
+        raw = None
+    if not isinstance(raw, RawDataModel):
+        raise UserError(
+            f"{shown} is an MLflow model, but not one whynet logged (raw rows in, labels out). "
+            f"Give {_FORMS}."
+        )
+    return Predictor(loaded, raw, shown)
+
+
+def shown_path(path: Path) -> str:
+    """A path for a message."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def predict(
+    model: str | os.PathLike[str] | Predictor,
+    data: Any,
+    *,
+    tracking_uri: str | None = None,
+) -> pd.DataFrame:
+    """Predict raw data with a model a whynet search saved or logged.
+
+    Args:
+        model: A :class:`Predictor`, or where to load one from (see
+            :func:`load_model`).
+        data: A DataFrame with the original columns, a NumPy array, or a path
+            (CSV, Parquet, NPZ, an image file or a folder of images).
+        tracking_uri: The MLflow tracking URI of a ``runs:/`` or ``models:/`` URI.
+
+    Returns:
+        The predictions (see :meth:`Predictor.predict`).
+
+    Raises:
+        UserError: If the model cannot be loaded or the data does not fit it.
+    """
+    if not isinstance(model, Predictor):
+        model = load_model(model, tracking_uri=tracking_uri)
+    return model.predict(data)
+
+
+def read_data(path: Path, model: Predictor) -> tuple[Any, list[Path] | None]:
+    """Read ``path`` as the model takes it: a table, an array or images.
+
+    Returns:
+        The data, and the image files read (else ``None``).
+
+    Raises:
+        DataError: If the file cannot be read.
+    """
+    where = shown_path(path)
+    if not path.exists():
+        raise DataError(f"data file or folder {where} does not exist.")
+    suffix = path.suffix.lower()
+    if model.columns is not None:
+        if path.is_dir() or suffix not in (".csv", ".parquet"):
+            raise DataError(
+                f"cannot read {where} for this model: it takes a table; give a .csv or "
+                ".parquet file with the columns " + ", ".join(map(repr, model.columns)) + "."
+            )
+        from whynet.data._tabular import read_table
+
+        return read_table(path), None
+    if suffix in (".npz", ".npy"):
+        return _read_array(path), None
+    if path.is_dir() or suffix in IMAGE_EXTENSIONS:
+        if not model.raw_model.is_image:
+            raise DataError(
+                f"cannot read {where} for this model: it takes arrays of shape "
+                f"{model.sample_shape}, not images; give an .npz file with an array 'x'."
+            )
+        files = _image_files(path)
+        return np.stack([_load_image(f, model.sample_shape or ()) for f in files]), files
+    raise DataError(
+        f"cannot read {where}: unsupported file type {path.suffix or '(none)'!r}. Give an "
+        ".npz or .npy file, an image file or a folder of images."
+    )
+
+
+def _read_array(path: Path) -> np.ndarray:
+    where = shown_path(path)
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):
+            return loaded
+        with loaded:
+            key = next((k for k in ("x", "X") if k in loaded.files), None)
+            if key is None:
+                raise DataError(
+                    f"{where} has no array 'x' (arrays found: "
+                    f"{', '.join(map(repr, loaded.files)) or 'none'}). Save the samples as 'x'."
+                )
+            return np.asarray(loaded[key])
+    except DataError:
+        raise
+    except Exception as exc:  # numpy and zipfile raise many types
+        raise DataError(f"cannot read {where} as NumPy arrays: {_one_line(exc)}.") from None
+
+
+def _image_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    files = sorted(
+        p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+    )
+    if not files:
+        raise DataError(
+            f"{shown_path(path)} holds no images ({', '.join(IMAGE_EXTENSIONS)} files)."
+        )
+    return files
+
+
+def _load_image(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """One image as the model's raw samples: resized to its size, with its channels."""
+    height, width, channels = (int(d) for d in shape)
+    color_mode = "grayscale" if channels == 1 else "rgba" if channels == 4 else "rgb"
+    from whynet.data import _files
+
+    loader = getattr(_files, "load_image", None)
+    if loader is not None:
+        return np.asarray(loader(path, size=(height, width), color_mode=color_mode))
+    return _read_image(path, size=(height, width), color_mode=color_mode)
+
+
+def _read_image(path: Path, *, size: tuple[int, int], color_mode: str) -> np.ndarray:
+    """Read an image with Pillow as uint8 ``(height, width, channels)``."""
+    from PIL import Image
+
+    mode = {"grayscale": "L", "rgb": "RGB", "rgba": "RGBA"}[color_mode]
+    try:
+        with Image.open(path) as image:
+            image = image.convert(mode)
+            if image.size != (size[1], size[0]):
+                image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+            array = np.asarray(image, dtype=np.uint8)
+    except Exception as exc:  # Pillow raises many types for broken files
+        raise DataError(
+            f"cannot read the image {shown_path(path)}: {_one_line(exc)}. Remove or re-save it."
+        ) from None
+    return array.reshape(size[0], size[1], -1)
