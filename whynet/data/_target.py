@@ -172,9 +172,7 @@ def encode_target(
                 "Set `task: classification` (or `auto`)."
             )
         codes = y.to_numpy(dtype=np.int64)
-        return Target(
-            np.ascontiguousarray(codes), "classification", tuple(classes), tuple(classes)
-        )
+        return Target(np.ascontiguousarray(codes), "classification", tuple(classes), tuple(classes))
     resolved = _resolve(y, task)
     if resolved == "regression":
         return Target(_regression_values(y, what), "regression", None)
