@@ -133,6 +133,58 @@ def sync(
         raise typer.Exit(1)
 
 
+@app.command()
+def predict(
+    model: Annotated[
+        str,
+        typer.Argument(
+            help="The model: a saved folder (whynet-runs/<study>/best_model), "
+            "runs:/<run id>/best_model, or models:/<name>/<version>."
+        ),
+    ],
+    data: Annotated[
+        Path,
+        typer.Argument(
+            help="Raw rows: a CSV or Parquet file with the original columns; an .npz file "
+            "(array x), an image file or a folder of images for array and image models."
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the predictions to this CSV file."),
+    ] = None,
+    tracking_uri: Annotated[
+        str, typer.Option(help="MLflow tracking URI of a runs:/ or models:/ URI.")
+    ] = DEFAULT_TRACKING_URI,
+) -> None:
+    """Predict raw data with a model a search saved or logged; writes CSV."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from whynet.models import load_model
+
+    try:
+        if not data.exists():
+            raise UserError(f"data file or folder {data} does not exist. Give the rows to predict.")
+        loaded = load_model(model, tracking_uri=tracking_uri)
+        frame = loaded.predict(data)
+    except UserError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_USER_ERROR) from None
+    if output is None:
+        sys.stdout.write(frame.to_csv(index=False))
+        return
+    try:
+        frame.to_csv(output, index=False)
+    except OSError as exc:
+        err.print(
+            f"[bold red]error:[/] cannot write {output}: {exc.strerror or exc}. Give a "
+            "writable --output path.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_USER_ERROR) from None
+    err.print(f"Wrote {len(frame)} prediction(s) to {output}.", highlight=False)
+
+
 def _terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 

@@ -96,13 +96,10 @@ class Predictor:
             inputs: Any = self._table(data)
         else:
             inputs = self._array(data)
-        try:
-            out = self.pyfunc_model.predict(inputs)
-        except DataError:
-            raise
-        except Exception as exc:  # MLflow's schema checks raise MlflowException
-            raise DataError(f"the data does not fit the model: {_one_line(exc)}") from None
-        frame = pd.DataFrame(out).reset_index(drop=True)
+        # The model itself, past MLflow's type checks: they refuse e.g. a float
+        # column (one with a missing cell) where training had integers, which
+        # the preprocessing takes; the columns and shapes were checked here.
+        frame = self.raw_model.predict(None, inputs).reset_index(drop=True)
         if files is not None:
             frame.insert(0, "file", [str(f) for f in files])
         return frame
@@ -342,8 +339,8 @@ def _read_image(path: Path, *, size: tuple[int, int], color_mode: str) -> np.nda
 
     mode = {"grayscale": "L", "rgb": "RGB", "rgba": "RGBA"}[color_mode]
     try:
-        with Image.open(path) as image:
-            image = image.convert(mode)
+        with Image.open(path) as opened:
+            image = opened.convert(mode)
             if image.size != (size[1], size[0]):
                 image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             array = np.asarray(image, dtype=np.uint8)

@@ -247,10 +247,12 @@ class ModelPackage:
 
 
 def _example_frame(frame: pd.DataFrame, numeric: list[str]) -> pd.DataFrame:
-    """Raw rows with the types the signature should declare.
+    """Raw rows with the types the signature declares: the columns' own.
 
-    Numbers are declared as doubles (integer columns then still pass, and so do
-    columns with a missing cell); text as strings.
+    Integer columns stay integers and other numbers become doubles (MLflow
+    then refuses a double where the training file had integers, as it checks
+    types strictly; ``whynet predict`` converts them), bools stay bools and
+    the other columns are strings.
     """
     from whynet.data._target import as_text
 
@@ -258,7 +260,10 @@ def _example_frame(frame: pd.DataFrame, numeric: list[str]) -> pd.DataFrame:
     for col in frame.columns:
         values = frame[col]
         if col in numeric:
-            out[col] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            if pd.api.types.is_integer_dtype(values.dtype) and not values.isna().any():
+                out[col] = values.to_numpy(dtype=np.int64)
+            else:
+                out[col] = values.to_numpy(dtype=np.float64, na_value=np.nan)
         elif pd.api.types.is_bool_dtype(values.dtype):
             out[col] = values.to_numpy(dtype=bool)
         else:
@@ -331,10 +336,12 @@ def package_model(keras_model: Any, keras_path: Path, dataset: Any) -> ModelPack
         )
     x = model.features(example)
     output = model.decode(np.asarray(keras_model.predict(x, verbose=0)))
+    with quiet_mlflow():  # its hint on integer columns is answered in _example_frame
+        signature = infer_signature(example, output)
     return ModelPackage(
         python_model=model,
         keras_path=Path(keras_path),
-        signature=infer_signature(example, output),
+        signature=signature,
         input_example=example,
         pip_requirements=pip_requirements(),
     )
