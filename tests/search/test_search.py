@@ -63,17 +63,20 @@ def test_search_fills_the_study_and_mirrors_it_in_mlflow(workdir: Path) -> None:
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"config.yaml", "results"} <= artifacts
 
-    # The logged best model loads from MLflow and predicts like the saved file.
+    # The logged best model loads from MLflow and predicts raw rows like the
+    # saved network predicts their preprocessed features.
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{workdir / 'mlflow.db'}")
     [logged] = mlflow.search_logged_models(experiment_ids=[exp.experiment_id], output_format="list")
     assert logged.source_run_id == parent.info.run_id
-    loaded = mlflow.keras.load_model(logged.model_uri)
-    x = load_dataset(parse_config(tiny_config()).data, seed=0).test.x
-    np.testing.assert_allclose(
-        loaded.predict(x, verbose=0), result.best_model.predict(x, verbose=0), rtol=1e-5, atol=1e-6
-    )
+    assert result.model_uri == logged.model_uri
+    loaded = mlflow.pyfunc.load_model(logged.model_uri)
+    data = load_dataset(parse_config(tiny_config()).data, seed=0)
+    pred = loaded.predict(data.raw_example)
+    probs = pred[[f"proba_{k}" for k in data.labels]].to_numpy()
+    expected = result.best_model.predict(data.train.x[: len(pred)], verbose=0)
+    np.testing.assert_allclose(probs, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_best_model_is_selected_on_validation_and_tested_once(workdir: Path) -> None:
