@@ -93,11 +93,21 @@ def survey(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_model_logged_to_mlflow_predicts_raw_rows_in_a_fresh_process(
     survey: dict[str, Any],
 ) -> None:
+    import mlflow
+
     root, result = survey["root"], survey["result"]
     assert result.model_uri and result.parent_run_id and result.model_path
     assert (result.model_path / "MLmodel").is_file()
     assert result.best_model_path.is_file()  # the bare network is still saved
-    uris = [result.model_uri, f"runs:/{result.parent_run_id}/best_model", str(result.model_path)]
+    # The search does not register the model; a user may, and load it by name.
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    version = mlflow.register_model(result.model_uri, "survey-model").version
+    uris = [
+        result.model_uri,
+        f"runs:/{result.parent_run_id}/best_model",
+        f"models:/survey-model/{version}",
+        str(result.model_path),
+    ]
     code = f"""
 import json, sys
 import mlflow, pandas as pd
@@ -234,3 +244,33 @@ def test_image_model_takes_raw_uint8_arrays_and_image_files(tmp_path: Path) -> N
         f"img{i}.png" for i in range(4)
     ]
     assert from_files["prediction"].tolist() == expected[:4].tolist()
+
+
+def test_image_folder_model_predicts_the_image_files(tmp_path: Path) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(2)
+    folder = tmp_path / "shapes"
+    for label, rows in (("bottom", slice(4, 8)), ("top", slice(0, 4))):
+        (folder / label).mkdir(parents=True)
+        for i in range(40):
+            pixels = rng.integers(0, 60, (8, 8))
+            pixels[rows] += 180
+            Image.fromarray(pixels.astype(np.uint8)).save(folder / label / f"{i:03d}.png")
+    config = _config(tmp_path, folder, "unused", "shapes")
+    del config["data"]["target"]
+    config["data"]["image_size"] = [8, 8]
+    config["tracking"] = {"enabled": False}
+    result = whynet.search(config, progress=False)
+    data = load_dataset(DataConfig(source=str(folder), image_size=(8, 8)), seed=0)
+    assert data.rows is not None and data.labels == ("bottom", "top")
+    expected = [
+        data.labels[int(k)]
+        for k in np.argmax(result.best_model.predict(data.test.x, verbose=0), axis=1)
+    ]
+    pred = whynet.predict(result.model_path, folder)  # every image, in the folder's order
+    assert len(pred) == 80
+    test = pred.iloc[data.rows["test"]]
+    assert test["prediction"].tolist() == expected
+    accuracy = float(np.mean(test["file"].map(lambda f: Path(f).parent.name) == test["prediction"]))
+    assert accuracy == pytest.approx(result.test_metrics["test_accuracy"])

@@ -138,7 +138,7 @@ class Predictor:
             elif pd.api.types.is_bool_dtype(values.dtype) or values.dtype == object:
                 out[col] = values
             else:
-                out[col] = values.astype(object).where(values.notna(), None)
+                out[col] = values.astype(object).where(values.notna(), np.nan)
         return pd.DataFrame(out).reset_index(drop=True)
 
     def _array(self, data: Any) -> np.ndarray:
