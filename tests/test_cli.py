@@ -125,6 +125,7 @@ def test_run_prints_results_and_how_to_open_mlflow_then_resumes(tmp_path: Path) 
     assert "New study 'cli-demo'" in proc.stderr
     assert "[whynet] trial 1 complete" in proc.stderr  # plain lines when not on a terminal
     assert (tmp_path / "whynet-runs" / "cli-demo" / "best_model.keras").is_file()
+    assert "whynet predict whynet-runs/cli-demo/best_model DATA" in out
 
     again = _run(
         tmp_path, "run", "config.yaml", "--study", "cli-demo", "--seed", "1", "--trials", "1"

@@ -241,6 +241,12 @@ def _print_results(result: Any, cfg: Any) -> None:
         highlight=False,
     )
     out.print(f"Best model: {result.best_model_path}", highlight=False)
+    if result.model_path is not None:
+        out.print(
+            f"Predict raw rows with it: whynet predict {result.model_path} DATA "
+            "[--output FILE]" + (f" (in MLflow: {result.model_uri})" if result.model_uri else ""),
+            highlight=False,
+        )
     if result.tracking_uri:
         out.print(
             f"MLflow: experiment {cfg.tracking.experiment or result.study_name!r} in "
