@@ -190,6 +190,8 @@ def load_model(model: str | os.PathLike[str], *, tracking_uri: str | None = None
         if not (path / "MLmodel").is_file():
             raise UserError(f"no saved model at {shown}: give {_FORMS}.")
         text = str(path)
+    if is_uri and tracking_uri is not None:
+        _check_store(tracking_uri, shown)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -216,6 +218,18 @@ def load_model(model: str | os.PathLike[str], *, tracking_uri: str | None = None
             f"Give {_FORMS}."
         )
     return Predictor(loaded, raw, shown)
+
+
+def _check_store(tracking_uri: str, shown: str) -> None:
+    """A SQLite store that does not exist is an error (MLflow would create it)."""
+    uri = absolute_sqlite(tracking_uri)
+    if uri.startswith("sqlite:///"):
+        path = Path(uri[len("sqlite:///") :])
+        if not path.is_file():
+            raise UserError(
+                f"cannot load the model {shown}: there is no MLflow store at {shown_path(path)}. "
+                "Give the tracking URI the model was logged to (--tracking-uri)."
+            )
 
 
 def shown_path(path: Path) -> str:
