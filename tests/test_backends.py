@@ -45,4 +45,7 @@ def test_tiny_search_on_backend(tmp_path: Path, backend: str, workers: int) -> N
     assert {r.data.tags["whynet.backend"] for r in runs} == {backend}
     assert {r.data.tags["whynet.state"] for r in runs} <= {"complete", "pruned"}
     assert (tmp_path / "whynet-runs" / "tiny" / "best_model.keras").is_file()
+    # The raw-data model is saved on every backend (see tests/test_predict.py).
+    assert (tmp_path / "whynet-runs" / "tiny" / "best_model" / "MLmodel").is_file()
+    assert "Could not save the raw-data model" not in proc.stderr
     assert "test_accuracy=" in proc.stdout

@@ -118,6 +118,12 @@ class SearchResult:
     def load_model(self) -> Any:
         """The selected model that takes raw rows: a :class:`whynet.models.Predictor`."""
         if self.model_path is None:
+            if self.best_model_path is not None:
+                raise ValueError(
+                    "the search's data carried no fitted preprocessing (a Dataset built by "
+                    "hand), so only the bare network was saved: use result.best_model on "
+                    "preprocessed features"
+                )
             raise ValueError("the search has no completed trial, so there is no best model")
         from whynet.models import load_model
 
