@@ -175,8 +175,9 @@ def test_whynet_predict_command_writes_csv_and_refuses_a_missing_column(
     )
     bad = _cli("predict", str(result.model_path), "no_region.csv", cwd=root)
     assert bad.returncode == 2
-    lines = [line for line in bad.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and "'region'" in lines[0], bad.stderr
+    # One line: the data is checked against the MLmodel file before Keras loads.
+    lines = bad.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "'region'" in lines[0], lines
     assert "Traceback" not in bad.stderr and bad.stdout == ""
 
     # A URI with a store that does not exist: one line, and no store is created.

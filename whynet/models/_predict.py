@@ -48,29 +48,67 @@ def _tracking(uri: str | None) -> Iterator[None]:
 
 
 class Predictor:
-    """A loaded whynet model: raw rows in, original labels out.
+    """A whynet model: raw rows in, original labels out.
 
-    Use :func:`load_model` to get one.
+    Use :func:`load_model` to get one. What the model takes is read from its
+    MLmodel file, so data is checked before the network (and Keras) is loaded,
+    on the first prediction.
 
     Attributes:
         source: Where the model was loaded from (password masked).
         task: ``classification`` or ``regression``.
         columns: The raw feature columns (table models), else ``None``.
+        numeric: Those of ``columns`` that hold numbers.
         classes: The original class values (classification), else ``None``.
         sample_shape: The raw sample shape (array and image models), else ``None``.
+        dtype: The dtype of raw samples (array and image models), else ``None``.
     """
 
-    def __init__(self, pyfunc_model: Any, raw_model: Any, source: str) -> None:
-        self.pyfunc_model = pyfunc_model
-        self.raw_model = raw_model
+    def __init__(
+        self, uri: str, description: dict[str, Any], *, source: str, tracking_uri: str | None
+    ) -> None:
+        self.uri = uri
         self.source = source
-        self.task: str = raw_model.task
-        self.columns: list[str] | None = raw_model.columns
-        self.classes: tuple[Any, ...] | None = raw_model.labels
-        self.sample_shape: tuple[int, ...] | None = raw_model.sample_shape
+        self.tracking_uri = tracking_uri
+        self.task: str = description["task"]
+        self.columns: list[str] | None = description.get("columns")
+        self.numeric: list[str] = list(description.get("numeric") or [])
+        labels = description.get("labels")
+        self.classes: tuple[Any, ...] | None = None if labels is None else tuple(labels)
+        shape = description.get("sample_shape")
+        self.sample_shape: tuple[int, ...] | None = None if shape is None else tuple(shape)
+        self.dtype: str | None = description.get("dtype")
+        self._pyfunc_model: Any = None
 
     def __repr__(self) -> str:
         return f"Predictor({self.source!r}, task={self.task!r})"
+
+    @property
+    def pyfunc_model(self) -> Any:
+        """The MLflow pyfunc model, loaded (with its Keras network) on first use.
+
+        Raises:
+            UserError: If it cannot be loaded.
+        """
+        if self._pyfunc_model is None:
+            import mlflow.pyfunc
+
+            try:
+                with _tracking(self.tracking_uri):
+                    self._pyfunc_model = mlflow.pyfunc.load_model(self.uri)
+            except Exception as exc:  # MLflow raises many types
+                raise UserError(f"cannot load the model {self.source}: {_one_line(exc)}.") from None
+        return self._pyfunc_model
+
+    @property
+    def raw_model(self) -> Any:
+        """The whynet pyfunc model inside (a :class:`whynet.models._pyfunc.RawDataModel`)."""
+        from whynet.models._pyfunc import RawDataModel
+
+        raw = self.pyfunc_model.unwrap_python_model()
+        if not isinstance(raw, RawDataModel):
+            raise UserError(f"{self.source} is not a model whynet saved. Give {_FORMS}.")
+        return raw
 
     def predict(self, data: Any) -> pd.DataFrame:
         """Predict raw data.
@@ -106,7 +144,6 @@ class Predictor:
 
     def _table(self, data: Any) -> pd.DataFrame:
         """The model's columns of ``data``, with the types its signature declares."""
-        model = self.raw_model
         if isinstance(data, np.ndarray) or not isinstance(data, pd.DataFrame):
             raise DataError(
                 "this model takes a table with the columns "
@@ -125,7 +162,7 @@ class Predictor:
         out: dict[str, Any] = {}
         for col in self.columns or []:
             values = frame[col]
-            if col in model.numeric:
+            if col in self.numeric:
                 try:
                     out[col] = pd.to_numeric(values, errors="raise").astype(np.float64)
                 except (TypeError, ValueError):
@@ -142,9 +179,10 @@ class Predictor:
         return pd.DataFrame(out).reset_index(drop=True)
 
     def _array(self, data: Any) -> np.ndarray:
-        model = self.raw_model
-        x = model.as_array(data)
-        dtype = np.dtype(model.dtype or x.dtype)
+        from whynet.models._pyfunc import raw_array
+
+        x = raw_array(data, self.sample_shape or ())
+        dtype = np.dtype(self.dtype or x.dtype)
         if x.dtype != dtype:
             cast = x.astype(dtype)
             if not np.array_equal(cast, x):
@@ -195,29 +233,25 @@ def load_model(model: str | os.PathLike[str], *, tracking_uri: str | None = None
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    import mlflow.pyfunc
+    from mlflow.models import get_model_info
 
+    uri_tracking = tracking_uri if is_uri else None
     try:
-        with _tracking(tracking_uri if is_uri else None):
-            loaded = mlflow.pyfunc.load_model(text)
+        with _tracking(uri_tracking):
+            info = get_model_info(text)
     except Exception as exc:  # MLflow raises many types for missing models
         where = f" in {mask_url(absolute_sqlite(tracking_uri))}" if is_uri and tracking_uri else ""
         raise UserError(
             f"cannot load the model {shown}{where}: {_one_line(exc)}. Give {_FORMS}"
             + (" and the tracking URI it was logged to (--tracking-uri)." if is_uri else ".")
         ) from None
-    from whynet.models._pyfunc import RawDataModel
-
-    try:
-        raw = loaded.unwrap_python_model()
-    except Exception:  # not a pyfunc python model
-        raw = None
-    if not isinstance(raw, RawDataModel):
+    description = (info.metadata or {}).get("whynet")
+    if not isinstance(description, dict) or "task" not in description:
         raise UserError(
-            f"{shown} is an MLflow model, but not one whynet logged (raw rows in, labels out). "
+            f"{shown} is an MLflow model, but not one whynet saved (raw rows in, labels out). "
             f"Give {_FORMS}."
         )
-    return Predictor(loaded, raw, shown)
+    return Predictor(text, description, source=shown, tracking_uri=uri_tracking)
 
 
 def _check_store(tracking_uri: str, shown: str) -> None:
@@ -289,7 +323,7 @@ def read_data(path: Path, model: Predictor) -> tuple[Any, list[Path] | None]:
     if suffix in (".npz", ".npy"):
         return _read_array(path), None
     if path.is_dir() or suffix in IMAGE_EXTENSIONS:
-        if not model.raw_model.is_image:
+        if len(model.sample_shape or ()) != 3:
             raise DataError(
                 f"cannot read {where} for this model: it takes arrays of shape "
                 f"{model.sample_shape}, not images; give an .npz file with an array 'x'."

@@ -154,21 +154,22 @@ class RawDataModel(mlflow.pyfunc.PythonModel):
 
     def as_array(self, data: Any) -> np.ndarray:
         """Raw array rows of the shape the model takes (a channel axis is added)."""
-        if isinstance(data, pd.DataFrame):
-            data = data.to_numpy()
-        x = np.asarray(data)
-        shape = tuple(self.sample_shape or ())
-        if x.ndim == len(shape) and shape[-1:] == (1,) and x.shape[1:] == shape[:-1]:
-            x = x[..., None]
-        if tuple(x.shape[1:]) != shape:
-            raise DataError(
-                f"this model takes samples of shape {shape}, but the data has samples of "
-                f"shape {tuple(x.shape[1:])}. Give an array of shape (n, "
-                f"{', '.join(map(str, shape))})."
-            )
-        if x.dtype.kind not in "biuf":
-            raise DataError(f"the data must be numeric, but has dtype {x.dtype}.")
-        return x
+        return raw_array(data, tuple(self.sample_shape or ()))
+
+    @property
+    def description(self) -> dict[str, Any]:
+        """What the model takes and returns, for the MLmodel file's metadata.
+
+        :func:`whynet.load_model` reads it to check data before Keras is loaded.
+        """
+        return {
+            "task": self.task,
+            "labels": None if self.labels is None else list(self.labels),
+            "columns": self.columns,
+            "numeric": self.numeric,
+            "sample_shape": None if self.sample_shape is None else list(self.sample_shape),
+            "dtype": self.dtype,
+        }
 
     def _check_finite(self, x: np.ndarray, raw: Any) -> None:
         flat = np.asarray(x).reshape(len(x), -1)
@@ -222,6 +223,28 @@ class RawDataModel(mlflow.pyfunc.PythonModel):
         return frame
 
 
+def raw_array(data: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``data`` as raw samples of ``shape`` (a missing channel axis of 1 is added).
+
+    Raises:
+        DataError: If the samples have another shape or are not numbers.
+    """
+    if isinstance(data, pd.DataFrame):
+        data = data.to_numpy()
+    x = np.asarray(data)
+    if x.ndim == len(shape) and shape[-1:] == (1,) and x.shape[1:] == shape[:-1]:
+        x = x[..., None]
+    if tuple(x.shape[1:]) != shape:
+        raise DataError(
+            f"this model takes samples of shape {shape}, but the data has samples of "
+            f"shape {tuple(x.shape[1:])}. Give an array of shape (n, "
+            f"{', '.join(map(str, shape))})."
+        )
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"the data must be numeric, but has dtype {x.dtype}.")
+    return x
+
+
 @dataclass(frozen=True)
 class ModelPackage:
     """Everything MLflow needs to save or log the raw-data model.
@@ -244,6 +267,11 @@ class ModelPackage:
     def artifacts(self) -> dict[str, str]:
         """The artifacts of the pyfunc model."""
         return {KERAS_ARTIFACT: str(self.keras_path)}
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The MLmodel file's metadata: what the model takes and returns."""
+        return {"whynet": self.python_model.description}
 
 
 def _example_frame(frame: pd.DataFrame, numeric: list[str]) -> pd.DataFrame:
@@ -358,5 +386,6 @@ def save_package(package: ModelPackage, path: Path) -> Path:
             artifacts=package.artifacts,
             signature=package.signature,
             pip_requirements=package.pip_requirements,
+            metadata=package.metadata,
         )
     return path

@@ -395,6 +395,7 @@ class MLflowTracker(BaseTracker):
                     artifacts=model.artifacts,
                     signature=model.signature,
                     pip_requirements=model.pip_requirements,
+                    metadata=model.metadata,
                     tags={"whynet.trial_number": str(trial_number)},
                 )
             self.best_model_uri = info.model_uri
