@@ -254,6 +254,13 @@ def test_image_model_takes_raw_uint8_arrays_and_image_files(tmp_path: Path) -> N
     assert pred["prediction"].tolist() == expected.tolist()  # the original int labels
     assert pred["prediction"].dtype == np.int64
     assert [c for c in pred.columns if c.startswith("proba_")] == [f"proba_{k}" for k in range(10)]
+    # With MLflow alone: its signature is the raw array's shape and dtype.
+    import mlflow
+
+    plain = mlflow.pyfunc.load_model(str(result.model_path))
+    [spec] = plain.metadata.get_input_schema().inputs
+    assert spec.shape == (-1, 8, 8, 1) and spec.type == np.dtype("uint8")
+    assert plain.predict(test_x[..., None])["prediction"].tolist() == expected.tolist()
     # The same images as grayscale PNG files, read at the model's size.
     folder = tmp_path / "new"
     folder.mkdir()
