@@ -74,12 +74,21 @@ class TrainingData:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A loaded, preprocessed data set with fixed train/validation/test splits."""
+    """A loaded, preprocessed data set with fixed train/validation/test splits.
+
+    Attributes:
+        notes: Lines for the user about what loading did (values imputed,
+            rows dropped, the image size and channels used).
+        details: The same as ``(key, value)`` pairs for the MLflow parent run,
+            e.g. ``("data.imputed", "age: 12, color: 3")``.
+    """
 
     spec: DatasetSpec
     train: Split
     val: Split
     test: Split
+    notes: tuple[str, ...] = ()
+    details: tuple[tuple[str, str], ...] = ()
 
     def training_data(self) -> TrainingData:
         """The splits a trainer may see (train and validation, never test)."""

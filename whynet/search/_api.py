@@ -93,6 +93,7 @@ def search(
             "test_fraction": cfg.data.test_fraction,
             "seed": cfg.seed,
             "n_samples": cfg.data.n_samples,
+            "missing": cfg.data.missing,
         }
         if frame is not None:
             if target is None:

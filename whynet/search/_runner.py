@@ -180,6 +180,8 @@ def run_search(
             f"{spec.name} ({spec.n_train} train / {spec.n_val} validation / {spec.n_test} "
             "test rows)."
         )
+    for note in data.notes:  # what loading did: imputed values, dropped rows, image size
+        reporter.message(note)
     if stale:
         reporter.message(
             f"Recovered {len(stale)} trial(s) left running by a search that was killed "
@@ -206,6 +208,8 @@ def run_search(
             existing_trials=opened.existing_trials,
             storage=config.search.storage,
             stale_trials=tuple(stale),
+            data_notes=data.notes,
+            data_details=dict(data.details),
         )
     )
     if opened.resumed:
