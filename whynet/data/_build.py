@@ -173,10 +173,8 @@ def _imputed(raw: RawData, rows: np.ndarray) -> tuple[tuple[str, ...], tuple[tup
     listed = ", ".join(f"{name}: {count}" for name, count in found)
     shown_list = listed if len(listed) <= 500 else listed[:497] + "..."
     note = (
-        f"Imputed missing values in {len(found)} column(s) of {raw.name} (missing cells: "
-        f"{shown_list}), fitted on the training split: numbers get the median and a "
-        "<column>_missing indicator, other columns a 'missing' category; infinite numbers "
-        "count as missing."
+        f"Imputed missing values in {raw.name}, fitted on the training split (missing cells "
+        f"per column: {shown_list}; infinite numbers count as missing)."
     )
     return (note,), (("data.imputed", listed),)
 
@@ -204,6 +202,7 @@ def assemble(raw: RawData, settings: SplitSettings) -> Dataset:
             f"{len(raw.x)} rows of features, {n} target values. Give one target per row."
         )
     raw, missing = _handle_missing(raw, settings)
+    n = len(raw.y)  # fewer with `data.missing: drop`
     target = encode_target(raw.y, task=settings.task, what=raw.target_what, classes=raw.classes)
     digest = fingerprint(
         raw.raw_parts,
