@@ -74,10 +74,15 @@ CASES = {
         {"t.csv": _csv_rows(40) + "0.1,0.2,maybe\n"},
         ["class 'maybe'", "has 1 row(s)", "Remove that class or collect more rows"],
     ),
-    "NaN features": (
-        {"data": {"source": "t.csv", "target": "label"}},
+    "NaN features with data.missing: error": (
+        {"data": {"source": "t.csv", "target": "label", "missing": "error"}},
         {"t.csv": _csv_rows(40) + "nan,0.2,yes\ninf,0.1,no\n"},
-        ["missing or infinite values in column(s) 'a'", "Impute them"],
+        ["missing or infinite values in column(s) 'a' (2 row(s))", "`data.missing: impute`"],
+    ),
+    "missing target": (
+        {"data": {"source": "t.csv", "target": "label"}},
+        {"t.csv": _csv_rows(40) + "0.1,0.2,\n"},
+        ["target column 'label' has missing or infinite values in 1 row(s)", "data.missing: drop"],
     ),
 }
 
