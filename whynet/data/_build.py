@@ -113,6 +113,9 @@ class _Missing:
     any: bool
     notes: tuple[str, ...] = ()
     details: tuple[tuple[str, str], ...] = ()
+    # With ``drop``: the source row index of each row kept (rows after the
+    # drop index into these), else None.
+    kept: np.ndarray | None = None
 
 
 def _handle_missing(raw: RawData, settings: SplitSettings) -> tuple[RawData, _Missing]:
@@ -159,7 +162,7 @@ def _handle_missing(raw: RawData, settings: SplitSettings) -> tuple[RawData, _Mi
         f"Dropped {count} of {n} rows with missing values ({', '.join(why)}): `data.missing: drop`."
     )
     return replace(raw, x=x, y=y), _Missing(
-        any=True, notes=(note,), details=(("data.dropped_rows", str(count)),)
+        any=True, notes=(note,), details=(("data.dropped_rows", str(count)),), kept=keep
     )
 
 

@@ -125,6 +125,8 @@ class ImageScaler:
         return False
 
     def missing_mask(self, x: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+        if not np.issubdtype(np.asarray(x).dtype, np.floating):  # integer pixels: never missing
+            return np.zeros((len(x), 1), dtype=bool), ("pixels",)
         return np.asarray(_nonfinite(x).any(axis=1, keepdims=True)), ("pixels",)
 
     def validate(self, x: np.ndarray) -> None:
