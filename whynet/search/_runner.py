@@ -357,7 +357,7 @@ def _finish(
     keras = import_keras()
 
     out_dir = config.output_path
-    best = best_complete(study, maximize)
+    best = best_complete(study, maximize, n_val=data.spec.n_val)
     test_metrics: dict[str, float] = {}
     best_model_path: Path | None = None
     best_params: TrialParams | None = None
@@ -387,7 +387,7 @@ def _finish(
         for path in (out_dir / "models").glob("trial-*.keras"):
             if path.name != keep:
                 path.unlink(missing_ok=True)
-    table = trials_frame(study)
+    table = trials_frame(study, n_val=data.spec.n_val)
     table_csv = table.to_csv(index=False)
     table.to_csv(out_dir / "trials.csv", index=False)
     summary = SearchSummary(
@@ -430,8 +430,12 @@ def _finish(
 
 
 def _markdown(table: Any) -> str:
+    import pandas as pd
+
     cols = list(table.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in table.itertuples(index=False):
-        lines.append("| " + " | ".join("" if v is None else str(v) for v in row) + " |")
+        lines.append(
+            "| " + " | ".join("" if v is None or pd.isna(v) else str(v) for v in row) + " |"
+        )
     return "\n".join(lines) + "\n"
