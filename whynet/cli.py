@@ -224,9 +224,9 @@ def _print_results(result: Any, cfg: Any) -> None:
     if len(cfg.search.objectives) > 1 and len(result.pareto_front):
         out.print(
             _trial_table(
-                f"Pareto front: {result.score_name} against n_params "
-                f"({len(result.pareto_front)} trials); the first, the smallest network within "
-                "one standard error of the best score, is the selected one",
+                f"Pareto front, {result.score_name} against n_params: "
+                f"{len(result.pareto_front)} trial(s); selected first (the smallest network "
+                "within one standard error of the best score)",
                 result.pareto_front,
             )
         )
