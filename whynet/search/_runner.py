@@ -246,6 +246,8 @@ def run_search(
                     trainer_factory=trainer_factory,
                     on_message=reporter.message,
                 ).run()
+                if any(e.reason == "exhausted" for e in dispatcher.exits.values()):
+                    reporter.message(GRID_DONE)
             if deadline is not None and time.time() >= deadline:
                 reporter.message("Time budget reached; no new trials were started after it.")
         except KeyboardInterrupt:
@@ -313,7 +315,10 @@ def _run_in_process(
         loop.abandon("interrupted")
         raise
     if reason == "exhausted":
-        dispatcher.reporter.message("Every point of the grid has been tried; the search ends.")
+        dispatcher.reporter.message(GRID_DONE)
+
+
+GRID_DONE = "Every point of the grid has been tried; the search ends."
 
 
 def _evaluate_test(model: Any, data: Dataset) -> dict[str, float]:
