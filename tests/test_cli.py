@@ -147,6 +147,16 @@ def test_run_prints_results_and_how_to_open_mlflow_then_resumes(tmp_path: Path) 
     assert "--study NEW_NAME" in changed.stderr and "study='NEW_NAME'" not in changed.stderr
 
 
+def test_workers_help_says_what_the_docs_say(tmp_path: Path) -> None:
+    usage = (Path(__file__).resolve().parent.parent / "docs" / "usage.md").read_text()
+    [row] = [line for line in usage.splitlines() if line.startswith("| `execution.workers`")]
+    default = row.split("worker processes: ", 1)[1].split("; a number", 1)[0]
+    proc = _run(tmp_path, "run", "--help")
+    assert proc.returncode == 0, proc.stderr
+    shown = " ".join(proc.stdout.replace("│", " ").split())
+    assert f"default auto: {default}" in shown
+
+
 def test_version() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "whynet", "--version"], capture_output=True, text=True, timeout=60

@@ -68,8 +68,8 @@ def run(
     workers: Annotated[
         int | None,
         typer.Option(
-            help="Worker processes (default auto: one per GPU slot; without a GPU one per core, "
-            "at most 8 and 2 GiB free memory each, when the search has at least 8 trials per "
+            help="Worker processes (default auto: one per GPU slot; without a GPU one per core "
+            "(at most 8, 2 GiB free memory each) when the search has at least 8 trials per "
             "worker and no time limit under 2 minutes, else one using all cores)."
         ),
     ] = None,
