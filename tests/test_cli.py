@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -126,7 +127,12 @@ def test_run_prints_results_and_how_to_open_mlflow_then_resumes(tmp_path: Path) 
     rows = [line.split("│") for line in proc.stdout.splitlines() if line.startswith("│")]
     best = out.split("Best: trial ", 1)[1].split()[0]
     assert rows and rows[0][1].strip() == best
-    assert "mlflow ui --backend-store-uri sqlite:///" in out
+    # The printed command runs as printed: its program exists, its store is absolute.
+    [command] = [line.strip() for line in proc.stdout.splitlines() if " ui --backend" in line]
+    words = shlex.split(command)
+    assert Path(words[0]).is_file() and words[words.index("ui") - 1].endswith("mlflow")
+    assert words[-1] == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    assert "Not in the table: 0 pruned, 0 failed trial(s)" in out
     assert "New study 'cli-demo'" in proc.stderr
     assert "[whynet] trial 1 complete" in proc.stderr  # plain lines when not on a terminal
     assert (tmp_path / "whynet-runs" / "cli-demo" / "best_model.keras").is_file()
@@ -137,6 +143,23 @@ def test_run_prints_results_and_how_to_open_mlflow_then_resumes(tmp_path: Path) 
     assert again.returncode == 0, again.stderr
     assert "Resuming study 'cli-demo' (2 earlier trials)" in " ".join(again.stderr.split())
     assert "Study total: 3 trials" in " ".join(again.stdout.split())
+
+    # On the command line, errors name the flags.
+    config["space"]["activation"] = "tanh"
+    _write(tmp_path, "config.yaml", yaml.safe_dump(config))
+    changed = _run(tmp_path, "run", "config.yaml", "--study", "cli-demo", "--seed", "1")
+    assert changed.returncode == 2
+    assert "--study NEW_NAME" in changed.stderr and "study='NEW_NAME'" not in changed.stderr
+
+
+def test_workers_help_says_what_the_docs_say(tmp_path: Path) -> None:
+    usage = (Path(__file__).resolve().parent.parent / "docs" / "usage.md").read_text()
+    [row] = [line for line in usage.splitlines() if line.startswith("| `execution.workers`")]
+    default = row.split("worker processes: ", 1)[1].split("; a number", 1)[0]
+    proc = _run(tmp_path, "run", "--help")
+    assert proc.returncode == 0, proc.stderr
+    shown = " ".join(proc.stdout.replace("│", " ").split())
+    assert f"default auto: {default}" in shown
 
 
 def test_version() -> None:

@@ -138,7 +138,7 @@ def test_resume_with_changed_space_or_data_is_refused_before_writing(workdir: Pa
     before = (workdir / "whynet.journal").read_bytes()
     with pytest.raises(ResumeError) as info:
         whynet.search(tiny_config(search__trials=1, space__activation="tanh"), progress=False)
-    assert "activation changed" in str(info.value) and "--study NEW_NAME" in str(info.value)
+    assert "activation changed" in str(info.value) and "study='NEW_NAME'" in str(info.value)
     with pytest.raises(ResumeError, match="data fingerprint changed"):
         whynet.search(tiny_config(search__trials=1, data__n_samples=300), progress=False)
     assert (workdir / "whynet.journal").read_bytes() == before
