@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.abc
 import statistics
 import sys
 from pathlib import Path
@@ -167,12 +168,22 @@ def test_nsga2_searches_score_and_size_as_two_objectives(workdir: Path) -> None:
     assert len({t.values[1] for t in study.trials}) == len(widths)
 
 
+class _NoTorch(importlib.abc.MetaPathFinder):
+    """An import finder for which torch is not installed."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
 def test_gp_sampler_without_torch_is_one_error_naming_the_extra(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # torch is not installed in the default test environment; where it is,
     # it is hidden, so that this test runs (and can fail) everywhere.
-    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_NoTorch(), *sys.meta_path])
     with pytest.raises(ConfigError) as info:
         whynet.search(tiny_config(search__sampler="gp"), progress=False)
     message = str(info.value)
