@@ -7,6 +7,8 @@ import importlib
 import io
 import pkgutil
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,3 +62,18 @@ def test_most_docstring_examples_are_run_not_skipped() -> None:
     ]
     skipped = [e for e in examples if e.options.get(doctest.SKIP)]
     assert len(examples) >= 25 and len(skipped) <= 3, [e.source for e in skipped]
+
+
+def test_importing_every_module_imports_no_framework() -> None:
+    # What collecting these tests imports: the docstring tests stay fast, and
+    # any module can be imported (e.g. by doctest) without TensorFlow.
+    code = (
+        "import importlib, sys\n"
+        f"for name in {MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        "names = ('tensorflow', 'keras', 'jax', 'torch', 'mlflow')\n"
+        "heavy = [m for m in names if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
