@@ -158,7 +158,8 @@ def test_a_search_that_cannot_go_on_exits_1_with_one_line(tmp_path: Path) -> Non
     assert proc.returncode == 1, proc.stderr
     message = proc.stderr.strip()
     assert len(message.splitlines()) == 1, message
-    assert message.startswith("search stopped: 2 trials failed in a row"), message
+    assert message.startswith("search stopped: "), message
+    assert "2 trials failed in a row" in message, message
     assert "Traceback" not in proc.stderr
     assert proc.stdout.strip() == ""
     study = optuna.load_study(
