@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pytest
 import yaml
 
+from whynet.search import make_storage
 from whynet.testing import tiny_config, written_files
 
 
@@ -167,3 +169,29 @@ def test_version() -> None:
         [sys.executable, "-m", "whynet", "--version"], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0 and proc.stdout.startswith("whynet ")
+
+
+def test_a_search_that_cannot_go_on_exits_1_with_one_line(tmp_path: Path) -> None:
+    # Counts of about 1e30: they fit float32, but every network's squared
+    # error overflows, so each trial really fails with a NaN loss.
+    rng = np.random.default_rng(0)
+    rows = ["a,b,count"] + [
+        f"{rng.normal():.3f},{rng.normal():.3f},{rng.normal() * 1e30:.3e}" for _ in range(60)
+    ]
+    _write(tmp_path, "counts.csv", "\n".join(rows) + "\n")
+    config = tiny_config(search__trials=10, search__max_consecutive_failures=2)
+    config["data"] = {"source": "counts.csv", "target": "count", "task": "regression"}
+    _write(tmp_path, "config.yaml", yaml.safe_dump(config))
+    proc = _run(tmp_path, "run", "config.yaml", "--quiet")
+    assert proc.returncode == 1, proc.stderr
+    message = proc.stderr.strip()
+    assert len(message.splitlines()) == 1, message
+    assert message.startswith("search stopped: "), message
+    assert "2 trials failed in a row" in message, message
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout.strip() == ""
+    study = optuna.load_study(
+        study_name="tiny", storage=make_storage(str(tmp_path / "whynet.journal"))
+    )
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * 2
+    assert [t.user_attrs["fail_reason"] for t in study.trials] == ["nan_loss"] * 2

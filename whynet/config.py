@@ -436,7 +436,9 @@ def load_config(path: str | Path) -> RunConfig:
         ConfigError: If the file is missing, is not YAML, or is not a valid config.
 
     Example:
-        >>> cfg = load_config("examples/quickstart.yaml")  # doctest: +SKIP
+        >>> cfg = load_config("examples/quickstart.yaml")
+        >>> cfg.study, cfg.search.sampler, cfg.search.trials
+        ('quickstart-digits', 'tpe', 30)
     """
     path = Path(path)
     if not path.is_file():
