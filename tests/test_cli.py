@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pytest
 import yaml
 
+from whynet.search import make_storage
 from whynet.testing import tiny_config, written_files
 
 
@@ -74,10 +77,15 @@ CASES = {
         {"t.csv": _csv_rows(40) + "0.1,0.2,maybe\n"},
         ["class 'maybe'", "has 1 row(s)", "Remove that class or collect more rows"],
     ),
-    "NaN features": (
-        {"data": {"source": "t.csv", "target": "label"}},
+    "NaN features with data.missing: error": (
+        {"data": {"source": "t.csv", "target": "label", "missing": "error"}},
         {"t.csv": _csv_rows(40) + "nan,0.2,yes\ninf,0.1,no\n"},
-        ["missing or infinite values in column(s) 'a'", "Impute them"],
+        ["missing or infinite values in column(s) 'a' (2 row(s))", "`data.missing: impute`"],
+    ),
+    "missing target": (
+        {"data": {"source": "t.csv", "target": "label"}},
+        {"t.csv": _csv_rows(40) + "0.1,0.2,\n"},
+        ["target column 'label' has missing or infinite values in 1 row(s)", "data.missing: drop"],
     ),
 }
 
@@ -121,7 +129,12 @@ def test_run_prints_results_and_how_to_open_mlflow_then_resumes(tmp_path: Path) 
     rows = [line.split("│") for line in proc.stdout.splitlines() if line.startswith("│")]
     best = out.split("Best: trial ", 1)[1].split()[0]
     assert rows and rows[0][1].strip() == best
-    assert "mlflow ui --backend-store-uri sqlite:///" in out
+    # The printed command runs as printed: its program exists, its store is absolute.
+    [command] = [line.strip() for line in proc.stdout.splitlines() if " ui --backend" in line]
+    words = shlex.split(command)
+    assert Path(words[0]).is_file() and words[words.index("ui") - 1].endswith("mlflow")
+    assert words[-1] == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    assert "Not in the table: 0 pruned, 0 failed trial(s)" in out
     assert "New study 'cli-demo'" in proc.stderr
     assert "[whynet] trial 1 complete" in proc.stderr  # plain lines when not on a terminal
     assert (tmp_path / "whynet-runs" / "cli-demo" / "best_model.keras").is_file()
@@ -134,9 +147,52 @@ def test_run_prints_results_and_how_to_open_mlflow_then_resumes(tmp_path: Path) 
     assert "Resuming study 'cli-demo' (2 earlier trials)" in " ".join(again.stderr.split())
     assert "Study total: 3 trials" in " ".join(again.stdout.split())
 
+    # On the command line, errors name the flags.
+    config["space"]["activation"] = "tanh"
+    _write(tmp_path, "config.yaml", yaml.safe_dump(config))
+    changed = _run(tmp_path, "run", "config.yaml", "--study", "cli-demo", "--seed", "1")
+    assert changed.returncode == 2
+    assert "--study NEW_NAME" in changed.stderr and "study='NEW_NAME'" not in changed.stderr
+
+
+def test_workers_help_says_what_the_docs_say(tmp_path: Path) -> None:
+    usage = (Path(__file__).resolve().parent.parent / "docs" / "usage.md").read_text()
+    [row] = [line for line in usage.splitlines() if line.startswith("| `execution.workers`")]
+    default = row.split("worker processes: ", 1)[1].split("; a number", 1)[0]
+    proc = _run(tmp_path, "run", "--help")
+    assert proc.returncode == 0, proc.stderr
+    shown = " ".join(proc.stdout.replace("│", " ").split())
+    assert f"default auto: {default}" in shown
+
 
 def test_version() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "whynet", "--version"], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0 and proc.stdout.startswith("whynet ")
+
+
+def test_a_search_that_cannot_go_on_exits_1_with_one_line(tmp_path: Path) -> None:
+    # Counts of about 1e30: they fit float32, but every network's squared
+    # error overflows, so each trial really fails with a NaN loss.
+    rng = np.random.default_rng(0)
+    rows = ["a,b,count"] + [
+        f"{rng.normal():.3f},{rng.normal():.3f},{rng.normal() * 1e30:.3e}" for _ in range(60)
+    ]
+    _write(tmp_path, "counts.csv", "\n".join(rows) + "\n")
+    config = tiny_config(search__trials=10, search__max_consecutive_failures=2)
+    config["data"] = {"source": "counts.csv", "target": "count", "task": "regression"}
+    _write(tmp_path, "config.yaml", yaml.safe_dump(config))
+    proc = _run(tmp_path, "run", "config.yaml", "--quiet")
+    assert proc.returncode == 1, proc.stderr
+    message = proc.stderr.strip()
+    assert len(message.splitlines()) == 1, message
+    assert message.startswith("search stopped: "), message
+    assert "2 trials failed in a row" in message, message
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout.strip() == ""
+    study = optuna.load_study(
+        study_name="tiny", storage=make_storage(str(tmp_path / "whynet.journal"))
+    )
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * 2
+    assert [t.user_attrs["fail_reason"] for t in study.trials] == ["nan_loss"] * 2

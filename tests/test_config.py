@@ -93,8 +93,20 @@ def test_fractions_must_leave_training_rows() -> None:
         parse_config({"data": {"val_fraction": 0.5, "test_fraction": 0.45}})
 
 
-@pytest.mark.parametrize("size", [[-5, 0], [64, 2], [64, 100_000]])
+@pytest.mark.parametrize("size", [[-5, 0], [64, 2], [64, 100_000], "big", [16, 16, 3]])
 def test_image_size_must_be_a_real_picture(size: list[int]) -> None:
     with pytest.raises(ConfigError) as info:
         parse_config({"data": {"image_size": size}})
-    assert "'data.image_size" in str(info.value)
+    message = str(info.value)
+    assert "'data.image_size" in message and "'auto' (the images' own size) or [height" in message
+
+
+def test_data_defaults_images_at_their_own_size_and_missing_values_imputed() -> None:
+    data = parse_config({}).data
+    assert (data.image_size, data.color_mode, data.missing) == ("auto", "auto", "impute")
+    config = parse_config({"data": {"image_size": [16, 20], "color_mode": "grayscale"}})
+    assert config.data.image_size == (16, 20)
+    assert parse_config(config.to_dict()) == config
+    for key, bad in (("color_mode", "gray"), ("missing", "fill")):
+        with pytest.raises(ConfigError, match=f"'data.{key}'"):
+            parse_config({"data": {key: bad}})

@@ -301,3 +301,17 @@ def test_image_folder_model_predicts_the_image_files(tmp_path: Path) -> None:
     assert test["prediction"].tolist() == expected
     accuracy = float(np.mean(test["file"].map(lambda f: Path(f).parent.name) == test["prediction"]))
     assert accuracy == pytest.approx(result.test_metrics["test_accuracy"])
+
+
+def test_split_rows_point_into_the_original_table_also_when_rows_are_dropped() -> None:
+    frame = _survey(n=120)
+    frame.loc[[5, 17, 60], "income"] = np.nan
+    for missing in ("impute", "drop"):
+        data = whynet.data.from_frame(frame, target="answer", missing=missing, seed=0)
+        assert data.rows is not None and data.labels is not None
+        taken = np.concatenate([data.rows[k] for k in ("train", "val", "test")])
+        kept = frame.index if missing == "impute" else frame.dropna().index
+        assert sorted(taken.tolist()) == kept.tolist()
+        for name, split in (("train", data.train), ("val", data.val), ("test", data.test)):
+            answers = frame["answer"].iloc[data.rows[name]].tolist()
+            assert answers == [data.labels[int(k)] for k in split.y], (missing, name)

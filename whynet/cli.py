@@ -67,7 +67,11 @@ def run(
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option(help="Worker processes (default: one per GPU, else one using all cores)."),
+        typer.Option(
+            help="Worker processes (default auto: one per GPU slot; without a GPU one per core "
+            "(at most 8, 2 GiB free memory each) when the search has at least 8 trials per "
+            "worker and no time limit under 2 minutes, else one using all cores)."
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
@@ -92,7 +96,7 @@ def run(
             cfg, progress=not quiet, **{k: v for k, v in overrides.items() if v is not None}
         )
     except UserError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {exc.cli_message}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USER_ERROR) from None
     except FatalSearchError as exc:
         err.print(f"[bold red]search stopped:[/] {exc}", highlight=False, soft_wrap=True)
@@ -122,7 +126,7 @@ def sync(
             study, storage=storage, tracking_uri=tracking_uri, experiment=experiment
         )
     except UserError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {exc.cli_message}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USER_ERROR) from None
     out.print(
         f"Synced study {study!r}: {report.created} run(s) created, {report.ended} run(s) "
@@ -189,28 +193,25 @@ def _terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _print_results(result: Any, cfg: Any) -> None:
-    table = Table(title=f"study {result.study_name}: trials by {result.score_name}")
-    frame = result.trials
-    # The order the search selects in: best score, then fewer parameters.
-    shown = frame[frame["state"] == "complete"].sort_values(
-        ["score", "n_params", "number"],
-        ascending=[result.score_name == "val_rmse", True, True],
-        kind="stable",
-    )
-    for column in (
-        "number",
-        "score",
-        "summary",
-        "optimizer",
-        "learning_rate",
-        "batch_size",
-        "n_params",
-        "epochs_run",
-        "train_seconds",
-    ):
+_SHOWN_ROWS = 15
+_TABLE_COLUMNS = (
+    "number",
+    "score",
+    "summary",
+    "optimizer",
+    "learning_rate",
+    "batch_size",
+    "n_params",
+    "epochs_run",
+    "train_seconds",
+)
+
+
+def _trial_table(title: str, rows: Any) -> Table:
+    table = Table(title=title)
+    for column in _TABLE_COLUMNS:
         table.add_column(column, justify="right" if column != "summary" else "left")
-    for row in shown.head(15).itertuples(index=False):
+    for row in rows.itertuples(index=False):
         table.add_row(
             str(row.number),
             f"{row.score:.4f}",
@@ -222,7 +223,65 @@ def _print_results(result: Any, cfg: Any) -> None:
             str(row.epochs_run),
             f"{row.train_seconds:.1f}",
         )
-    out.print(table)
+    return table
+
+
+def mlflow_ui_command(tracking_uri: str) -> str | None:
+    """The command that opens a local MLflow store, as it can be run from anywhere.
+
+    The program is this interpreter's ``mlflow`` script (a virtualenv's is
+    not on ``PATH`` unless the environment is activated), else ``python -m
+    mlflow``; the store is an absolute path. ``None`` for a tracking server.
+    """
+    import shlex
+
+    from whynet._urls import absolute_sqlite
+
+    if tracking_uri.startswith(("http://", "https://", "databricks")):
+        return None
+    if tracking_uri.startswith("sqlite:"):
+        store = absolute_sqlite(tracking_uri)
+    elif "://" not in tracking_uri or tracking_uri.startswith("file:"):
+        path = tracking_uri[len("file:") :] if tracking_uri.startswith("file:") else tracking_uri
+        store = str(Path(path.removeprefix("//")).resolve())
+    else:
+        store = tracking_uri
+    exe = Path(sys.executable)
+    script = exe.parent / ("mlflow.exe" if os.name == "nt" else "mlflow")
+    program = [str(script)] if script.is_file() else [str(exe), "-m", "mlflow"]
+    return shlex.join([*program, "ui", "--backend-store-uri", store])
+
+
+def _print_results(result: Any, cfg: Any) -> None:
+    frame = result.trials
+    # The order the search selects in (one key, see whynet.search._selection):
+    # the first row is the selected trial.
+    ranking = result.ranking
+    out.print(
+        _trial_table(
+            f"study {result.study_name}: trials by {result.score_name}, selected first",
+            ranking.head(_SHOWN_ROWS),
+        )
+    )
+    left_out = frame[frame["state"] != "complete"]["state"].value_counts().to_dict()
+    parts = [f"{left_out.pop(state, 0)} {state}" for state in ("pruned", "failed")]
+    parts += [f"{n} {state}" for state, n in left_out.items()]
+    if len(ranking) > _SHOWN_ROWS:
+        parts.insert(0, f"{len(ranking) - _SHOWN_ROWS} more complete")
+    out.print(
+        f"Not in the table: {', '.join(parts)} trial(s); every trial is in "
+        f"{cfg.output_path / 'trials.csv'}.",
+        highlight=False,
+    )
+    if len(cfg.search.objectives) > 1 and len(result.pareto_front):
+        out.print(
+            _trial_table(
+                f"Pareto front, {result.score_name} against n_params: "
+                f"{len(result.pareto_front)} trial(s); selected first (the smallest network "
+                "within one standard error of the best score)",
+                result.pareto_front,
+            )
+        )
     states = frame["state"].value_counts().to_dict()
     out.print(
         f"This run: {result.counts.get('complete', 0)} complete, "
@@ -248,11 +307,13 @@ def _print_results(result: Any, cfg: Any) -> None:
             highlight=False,
         )
     if result.tracking_uri:
+        command = mlflow_ui_command(result.tracking_uri)
+        how = f" Open it with:\n  {command}" if command else ""
         out.print(
             f"MLflow: experiment {cfg.tracking.experiment or result.study_name!r} in "
-            f"{result.tracking_uri}. Open it with:\n  mlflow ui --backend-store-uri "
-            f"{result.tracking_uri}",
+            f"{result.tracking_uri}.{how}",
             highlight=False,
+            soft_wrap=True,
         )
 
 
@@ -261,7 +322,7 @@ def main() -> None:
     try:
         app()
     except WhynetError as exc:  # a last net: never a raw traceback for our own errors
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {getattr(exc, 'cli_message', exc)}", highlight=False)
         sys.exit(EXIT_USER_ERROR if isinstance(exc, UserError) else 1)
 
 

@@ -60,8 +60,18 @@ class DataConfig(_Model):
         n_samples: Use at most this many rows (a seeded, stratified subsample),
             or the size of a synthetic set.
         n_features: Number of features of a synthetic set.
-        image_size: Height and width images from a folder are resized to
-            (8 to 4096 pixels each).
+        image_size: ``auto`` (the images' own size, when all images of a
+            folder share one), or ``[height, width]`` that images from a
+            folder are resized to (8 to 4096 pixels each).
+        color_mode: Channels of images from a folder: ``grayscale`` (one
+            channel), ``rgb`` (three), or ``auto`` (grayscale when every image
+            is single-channel, else rgb).
+        missing: Missing (empty, NaN or infinite) feature values: ``impute``
+            them (fitted on the training split: numbers get the median and a
+            ``<column>_missing`` indicator column, other columns a
+            ``"missing"`` category), ``drop`` the rows that have any (rows
+            with a missing or, for regression, non-numeric target too), or
+            ``error``. A missing target is an error unless ``drop``.
     """
 
     source: str = "digits"
@@ -71,7 +81,22 @@ class DataConfig(_Model):
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
     n_samples: int | None = Field(None, ge=10)
     n_features: int = Field(20, ge=1, le=10_000)
-    image_size: tuple[_ImageSide, _ImageSide] = (64, 64)
+    image_size: Literal["auto"] | tuple[_ImageSide, _ImageSide] = "auto"
+    color_mode: Literal["auto", "grayscale", "rgb"] = "auto"
+    missing: Literal["impute", "drop", "error"] = "impute"
+
+    @field_validator("image_size", mode="wrap")
+    @classmethod
+    def _image_size_is_auto_or_two_sides(cls, value: Any, handler: Any) -> Any:
+        if isinstance(value, str) and value == "auto":
+            return "auto"
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError(
+                "`image_size` must be 'auto' (the images' own size) or [height, width] with "
+                "each side from 8 to 4096 pixels"
+            ) from None
 
     @model_validator(mode="after")
     def _fractions_leave_training_rows(self) -> DataConfig:
@@ -411,7 +436,9 @@ def load_config(path: str | Path) -> RunConfig:
         ConfigError: If the file is missing, is not YAML, or is not a valid config.
 
     Example:
-        >>> cfg = load_config("examples/quickstart.yaml")  # doctest: +SKIP
+        >>> cfg = load_config("examples/quickstart.yaml")
+        >>> cfg.study, cfg.search.sampler, cfg.search.trials
+        ('quickstart-digits', 'tpe', 30)
     """
     path = Path(path)
     if not path.is_file():

@@ -30,7 +30,20 @@ class UserError(WhynetError, ValueError):
     The message names the problem and the fix. The command line prints it on
     one line and exits with code 2; nothing has been written to the study or
     to MLflow when it is raised.
+
+    Args:
+        message: The message, in the terms of the Python API (``study=``).
+        cli_message: The same message in the terms of the command line
+            (``--study``), where the two differ; the command line prints it.
     """
+
+    def __init__(self, message: str, *, cli_message: str | None = None) -> None:
+        super().__init__(message)
+        self.cli_message = message if cli_message is None else cli_message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keeps ``cli_message`` when the error crosses a process boundary.
+        return (type(self), (str(self),), {"cli_message": self.cli_message})
 
 
 class ConfigError(UserError):

@@ -97,8 +97,9 @@ def test_non_numeric_target_for_regression(tmp_path: Path) -> None:
     path = tmp_path / "people.csv"
     _people().to_csv(path, index=False)
     message = _load(path, target="label", task="regression")
-    assert "target column 'label' has non-numeric values (e.g. 'yes')" in message
+    assert "target column 'label' has non-numeric values in 30 row(s) (e.g. 'yes')" in message
     assert "task is regression" in message and "`task: classification`" in message
+    assert "`data.missing: drop`" in message
 
 
 def test_mostly_numeric_target_names_the_bad_value() -> None:
@@ -187,24 +188,28 @@ def test_too_few_rows_for_regression() -> None:
     assert "arrays has 2 row(s), too few to split" in message and "at least 3" in message
 
 
-# Missing and infinite values.
+# Missing and infinite values: imputed by default (tests/data/test_data_missing.py);
+# refused with `data.missing: error`, and where they cannot be imputed.
 
 
 def test_nan_in_array_features() -> None:
     x = np.ones((30, 4))
     x[2, 1] = np.nan
     x[5, 3] = np.inf
-    message = _message(from_arrays, x, np.arange(30) % 2)
+    message = _message(from_arrays, x, np.arange(30) % 2, missing="error")
     assert "NaN or infinite feature values in 2 row(s)" in message
     assert "feature index(es) 1, 3" in message and "first at row index 2" in message
-    assert "Impute them" in message and "drop those rows" in message
+    assert "`data.missing: impute`" in message and "`data.missing: drop`" in message
 
 
 def test_nan_in_images() -> None:
     x = np.zeros((30, 4, 4, 1))
     x[7, 0, 0, 0] = np.nan
-    message = _message(from_arrays, x, np.arange(30) % 2)
+    message = _message(from_arrays, x, np.arange(30) % 2, missing="error")
     assert "NaN or infinite feature values in 1 row(s)" in message and "row index 7" in message
+    message = _message(from_arrays, x, np.arange(30) % 2)
+    assert "NaN or infinite values in 1 image(s) (first at row index 7)" in message
+    assert "cannot impute" in message and "`data.missing: drop`" in message
 
 
 def test_missing_values_in_csv_columns(tmp_path: Path) -> None:
@@ -214,10 +219,10 @@ def test_missing_values_in_csv_columns(tmp_path: Path) -> None:
         + "".join(f"{i},red,{'yes' if i % 2 else 'no'}\n" for i in range(20))
         + ",blue,yes\ninf,,no\n3,,yes\n"
     )
-    message = _load(path, target="label")
+    message = _load(path, target="label", missing="error")
     assert "gaps.csv has missing or infinite values in column(s)" in message
     assert "'age' (2 row(s)), 'color' (2 row(s))" in message
-    assert "Impute them" in message
+    assert "`data.missing: impute`" in message
 
 
 def test_missing_target_values() -> None:
@@ -225,7 +230,14 @@ def test_missing_target_values() -> None:
     frame.loc[[4, 8], "label"] = None
     message = _message(from_frame, frame, target="label")
     assert "target column 'label' has missing or infinite values in 2 row(s)" in message
-    assert "first at row index 4" in message and "Drop those rows" in message
+    assert "first at row index 4" in message and "`data.missing: drop`" in message
+
+
+def test_drop_leaving_no_rows() -> None:
+    frame = _people().assign(age=np.nan)
+    message = _message(from_frame, frame, target="label", missing="drop", name="survey")
+    assert "every one of the 30 rows of survey has a missing value" in message
+    assert "`data.missing: impute`" in message
     message = _message(from_arrays, np.zeros((30, 2)), np.r_[np.arange(29.0), np.inf])
     assert "y of arrays has missing or infinite values in 1 row(s)" in message
 

@@ -140,13 +140,16 @@ def labels(draw: st.DrawFn, n: int) -> np.ndarray:
 
 @st.composite
 def split_settings(draw: st.DrawFn, *, python: bool) -> dict[str, Any]:
-    """Split settings: mostly valid; from Python, sometimes of the wrong type."""
+    """Split and missing-value settings: mostly valid; from Python, sometimes of the wrong type."""
     out: dict[str, Any] = {}
     if draw(_one_in(4)):
         tasks = ["classification", "regression"] + (["Regression", ""] if python else [])
         out["task"] = draw(st.sampled_from(tasks))
     if draw(_one_in(5)):
         out["n_samples"] = draw(st.integers(10, 80))
+    if draw(_one_in(4)):
+        modes = ["impute", "drop", "error"] + (["fill", None] if python else [])
+        out["missing"] = draw(st.sampled_from(modes))
     if draw(_one_in(5)):
         out["val_fraction"] = draw(st.sampled_from([0.1, 0.25, 0.4, 0.05]))
         out["test_fraction"] = draw(st.sampled_from([0.1, 0.25, 0.4, 0.05]))
@@ -159,6 +162,11 @@ def split_settings(draw: st.DrawFn, *, python: bool) -> dict[str, Any]:
             )
         )  # fmt: skip
     return out
+
+
+def _rows(rows: int | None, options: dict[str, Any]) -> int | None:
+    """The rows a data set must have, unless ``data.missing: drop`` may drop some."""
+    return None if options.get("missing") == "drop" else rows
 
 
 def _count(n_samples: Any) -> int | None:
@@ -285,7 +293,7 @@ def test_from_arrays(
     n_samples = options.get("n_samples")
     check_data_outcome(
         lambda: from_arrays(x, y, **options),
-        rows=rows,
+        rows=_rows(rows, options),
         n_samples=_count(n_samples),
     )
     if x_before is not None:  # the caller's array is not changed
@@ -499,7 +507,7 @@ def test_from_frame(
     n_samples = options.get("n_samples")
     check_data_outcome(
         lambda: from_frame(frame, target=target, **options),
-        rows=rows,
+        rows=_rows(rows, options),
         n_samples=_count(n_samples),
     )
     pd.testing.assert_frame_equal(frame, before)  # the caller's table is not changed
@@ -524,7 +532,9 @@ def _check_file(
     tmp_path: Path, cwd: Path, path: Path, target: Any, options: dict[str, Any], rows: int | None
 ) -> None:
     before = _snapshot(path.parent)
-    check_data_outcome(_load(path, target, options), rows=rows, n_samples=options.get("n_samples"))
+    check_data_outcome(
+        _load(path, target, options), rows=_rows(rows, options), n_samples=options.get("n_samples")
+    )
     assert _snapshot(path.parent) == before, "loading changed the input folder"
     assert list(cwd.iterdir()) == [], f"loading wrote {list(cwd.iterdir())}"
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.abc
 import io
 import os
 import subprocess
+import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
 from mlflow import MlflowClient
 
 import whynet
+from whynet._urls import mask_url
 from whynet.config import parse_config
 from whynet.exceptions import UserError
 from whynet.testing import tiny_config, written_files
@@ -109,14 +113,45 @@ def test_unusable_paths_fail_before_anything_is_written(workdir: Path) -> None:
 
 
 def _postgres_url() -> str:
-    url = os.environ.get("WHYNET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    try:
-        import sqlalchemy
+    """The test server's URL; skip only when none is set or it refuses the connection.
 
-        sqlalchemy.create_engine(url).connect().close()
-    except Exception as exc:
-        pytest.skip(f"no PostgreSQL at {url} (set WHYNET_TEST_POSTGRES_URL): {exc}")
+    A missing driver or any other error fails the test: it is a bug, not a
+    missing server.
+    """
+    url = os.environ.get("WHYNET_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("set WHYNET_TEST_POSTGRES_URL to a PostgreSQL server to run this test")
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=10).close()
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL at {mask_url(url)} refuses the connection: {exc}")
     return url
+
+
+class _Without(importlib.abc.MetaPathFinder):
+    """An import finder for which one package is not installed."""
+
+    def __init__(self, package: str) -> None:
+        self.package = package
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == self.package or name.startswith(self.package + "."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+def test_postgres_tests_skip_only_without_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Nothing listens on port 1: the server refuses, and that alone skips.
+    monkeypatch.setenv("WHYNET_TEST_POSTGRES_URL", "postgresql://postgres:pw@127.0.0.1:1/test")
+    with pytest.raises(pytest.skip.Exception, match=r"postgres:\*\*\*@127.0.0.1:1/test refuses"):
+        _postgres_url()
+    # A missing driver is a broken install, not a missing server: it fails.
+    monkeypatch.delitem(sys.modules, "psycopg", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_Without("psycopg"), *sys.meta_path])
+    with pytest.raises(ModuleNotFoundError, match="psycopg"):
+        _postgres_url()
 
 
 @pytest.mark.postgres
@@ -152,4 +187,6 @@ def test_passwords_in_storage_urls_never_reach_mlflow_logs_or_output(workdir: Pa
             if name.endswith((".csv", ".yaml", ".txt", ".md")):
                 assert secret not in (workdir / name).read_text()
     finally:
-        optuna.delete_study(study_name=study, storage=url)
+        from whynet.search import make_storage
+
+        optuna.delete_study(study_name=study, storage=make_storage(url))

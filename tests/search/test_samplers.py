@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.abc
+import statistics
+import sys
+from pathlib import Path
 from typing import Any
 
 import optuna
 import pytest
 
-from whynet.search import make_pruner, make_sampler
+import whynet
+from whynet.exceptions import ConfigError
+from whynet.search import make_pruner, make_sampler, make_storage
 from whynet.spaces import SearchSpace
+from whynet.testing import tiny_config, written_files
 
 
 class _Watching(optuna.samplers.RandomSampler):
@@ -69,7 +76,7 @@ def test_hyperband_stops_the_same_trials_as_optunas() -> None:
     assert [t.last_step for t in ours.trials] == [t.last_step for t in theirs.trials]
 
 
-@pytest.mark.parametrize("name", ["tpe", "random", "cmaes", "nsga2"])
+@pytest.mark.parametrize("name", ["tpe", "random", "cmaes"])
 def test_samplers_are_seeded(name: str) -> None:
     space = SearchSpace.from_config({})
     first = make_sampler(name, seed=7, space=space)
@@ -77,3 +84,134 @@ def test_samplers_are_seeded(name: str) -> None:
     a = _run(optuna.pruners.NopPruner(), first, trials=12, epochs=1)
     b = _run(optuna.pruners.NopPruner(), second, trials=12, epochs=1)
     assert [t.params for t in a.trials] == [t.params for t in b.trials]
+
+
+def _study(workdir: Path, name: str = "tiny") -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=make_storage(str(workdir / "whynet.journal")))
+
+
+# A space with one learning rate that cannot learn in a few epochs (1e-6) and
+# one that learns at once; seed 1 was checked to give pruned trials with both
+# pruners, by a wide margin (their score at the pruning epoch is 0.15-0.3 below
+# the trials they were compared with).
+_BAD_OR_GOOD_LR = [1e-6, 0.02]
+
+
+@pytest.mark.parametrize(
+    ("pruner", "trials", "epochs"), [("median", 7, 3), ("successive_halving", 5, 2)]
+)
+def test_median_and_successive_halving_really_prune_a_tiny_search(
+    workdir: Path, pruner: str, trials: int, epochs: int
+) -> None:
+    cfg = tiny_config(
+        seed=1,
+        search__sampler="random",
+        search__pruner=pruner,
+        search__trials=trials,
+        training__max_epochs=epochs,
+        space__learning_rate=_BAD_OR_GOOD_LR,
+        tracking__enabled=False,
+        execution__workers=1,
+    )
+    result = whynet.search(cfg, progress=False)
+    study = _study(workdir)
+    assert len(study.trials) == trials
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert pruned, [t.intermediate_values for t in study.trials]
+    assert result.counts["pruned"] == len(pruned)
+    assert result.counts["complete"] == trials - len(pruned)
+    for trial in pruned:
+        step = trial.last_step
+        assert step is not None and step < epochs
+        assert trial.user_attrs["whynet_state"] == "pruned"
+        assert trial.user_attrs["epochs_run"] == step
+        earlier = [
+            t.intermediate_values[step]
+            for t in study.trials[: trial.number]
+            if step in t.intermediate_values
+        ]
+        if pruner == "median":
+            # whynet's median pruner: 5 start-up trials, then prune from epoch 2
+            # a trial below the median of the earlier trials at that epoch.
+            assert trial.number >= 5 and step == 2
+            assert trial.intermediate_values[step] < statistics.median(earlier)
+        else:
+            # Successive halving (reduction factor 3) stops a trial after its
+            # first epoch unless it is in the top third of the trials so far.
+            assert step == 1
+            assert trial.intermediate_values[step] < max(earlier)
+
+
+def test_nsga2_searches_score_and_size_as_two_objectives(workdir: Path) -> None:
+    cfg = tiny_config(
+        search__sampler="nsga2",
+        search__objectives=["score", "n_params"],
+        search__trials=4,
+        training__max_epochs=1,
+        space__mlp_units=[8, 64],
+        tracking__enabled=False,
+        execution__workers=1,
+    )
+    result = whynet.search(cfg, progress=False)
+    study = _study(workdir)
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
+    assert result.counts == {"complete": 4, "pruned": 0, "failed": 0}
+    for trial in study.trials:
+        score, size = trial.values
+        assert 0.0 <= score <= 1.0
+        assert size == trial.user_attrs["n_params"] and size > 0
+        # The sampler that drew the trial was Optuna's NSGA-II: it tags every
+        # trial with its generation (all four are in the first population).
+        assert trial.system_attrs["NSGAIISampler:generation"] == 0
+    # Two widths, two sizes: both objectives were really measured per trial.
+    widths = {t.params["mlp_units_0"] for t in study.trials}
+    assert len({t.values[1] for t in study.trials}) == len(widths)
+
+
+class _NoTorch(importlib.abc.MetaPathFinder):
+    """An import finder for which torch is not installed."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+def test_gp_sampler_without_torch_is_one_error_naming_the_extra(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # torch is not installed in the default test environment; where it is,
+    # it is hidden, so that this test runs (and can fail) everywhere.
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_NoTorch(), *sys.meta_path])
+    with pytest.raises(ConfigError) as info:
+        whynet.search(tiny_config(search__sampler="gp"), progress=False)
+    message = str(info.value)
+    assert "'gp' sampler" in message and "'torch'" in message and "not installed" in message
+    assert "pip install 'whynet[gp]'" in message
+    assert written_files(workdir) == []
+
+
+@pytest.mark.gp
+def test_gp_sampler_fits_a_gaussian_process_after_its_start_up_trials(workdir: Path) -> None:
+    # Run by `.ci/run` after installing torch and the `gp` extra (`pytest -m gp`);
+    # without torch this fails, it does not skip.
+    import torch  # noqa: F401
+
+    assert isinstance(
+        make_sampler("gp", seed=0, space=SearchSpace.from_config({})), optuna.samplers.GPSampler
+    )
+    # Optuna's GPSampler samples its first 10 trials at random; the 11th and
+    # 12th are chosen by the Gaussian process (its optuna._gp modules load then).
+    cfg = tiny_config(
+        search__sampler="gp",
+        search__trials=12,
+        training__max_epochs=1,
+        tracking__enabled=False,
+        execution__workers=1,
+    )
+    result = whynet.search(cfg, progress=False)
+    assert result.counts == {"complete": 12, "pruned": 0, "failed": 0}
+    assert "optuna._gp.gp" in sys.modules and "optuna._gp.acqf" in sys.modules
+    study = _study(workdir)
+    assert all(0.003 <= t.params["learning_rate"] <= 0.03 for t in study.trials)

@@ -115,25 +115,52 @@ def test_cnn_is_offered_only_for_images() -> None:
 
 def test_grid_needs_choices() -> None:
     with pytest.raises(ConfigError, match="grid sampler needs a list of values"):
-        SearchSpace.default().grid()
+        SearchSpace.default().grid_points()
+    wide = SearchSpace.from_config({"architecture": "mlp", "mlp_units": {"low": 1, "high": 5000}})
+    with pytest.raises(ConfigError, match=r"enumerate 5000 values of 'space\.mlp_units'"):
+        wide.grid_points()
+
+
+def test_grid_points_are_the_distinct_trials_of_a_conditional_space() -> None:
     space = SearchSpace.from_config(
         {
             "architecture": "mlp",
             "mlp_layers": [1, 2],
             "mlp_units": [8, 16],
             "activation": ["relu", "tanh"],
-            "regularization": "none",
-            "optimizer": "adam",
+            "regularization": ["none", "l2"],
+            "l2": [0.001],
+            "optimizer": ["adam", "sgd"],
+            "momentum": [0.9],
             "learning_rate": [0.01],
             "batch_size": 32,
         }
     )
-    grid = space.grid()
-    assert grid["mlp_units_0"] == [8, 16] and grid["mlp_units_1"] == [8, 16]
-    assert grid["activation"] == ["relu", "tanh"]
-    # Parameters no combination uses stay out of the grid.
-    assert not any(k.startswith("cnn_") for k in grid)
-    assert not {"l1", "l2", "dropout", "momentum"} & set(grid)
+    points = space.grid_points()
+    # (2 + 4 networks) x 2 activations x 2 regularizations x 2 optimizers; a
+    # product over both widths (mlp_units_1 also for one-layer networks) had 64.
+    assert len(points) == 6 * 2 * 2 * 2 == 48
+    assert {"mlp_units_1"} & set(points[0]) == set()  # a one-layer network has one width
+    assert all(("mlp_units_1" in p) == (p["mlp_layers"] == 2) for p in points)
+    # Parameters no combination uses stay out of the grid; conditional ones appear where used.
+    assert not any(k.startswith("cnn_") for p in points for k in p)
+    assert {k for p in points for k in p} >= {"regularization", "optimizer"}
+
+    class Replay:
+        def __init__(self, point: dict) -> None:
+            self.point = point
+
+        def suggest_categorical(self, name, choices):
+            return self.point[name]
+
+        def suggest_int(self, name, low, high, *, step=1, log=False):
+            return self.point[name]
+
+        def suggest_float(self, name, low, high, *, log=False):
+            return self.point[name]
+
+    trials = [space.sample(Replay(p)) for p in points]
+    assert len(set(trials)) == len(trials)
 
 
 def test_trial_params_logging_views() -> None:

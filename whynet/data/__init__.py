@@ -17,6 +17,7 @@ from __future__ import annotations
 from whynet.data._arrays import from_arrays
 from whynet.data._builtin import BUILTIN_DATASETS
 from whynet.data._dataset import Dataset, DatasetSpec, Split, TrainingData
+from whynet.data._files import load_image
 from whynet.data._load import load_dataset
 from whynet.data._tabular import from_frame
 
@@ -29,4 +30,5 @@ __all__ = [
     "from_arrays",
     "from_frame",
     "load_dataset",
+    "load_image",
 ]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from whynet.data._build import RawData, SplitSettings, assemble, shown
+from whynet.data._build import RawData, SplitSettings, assemble, check_missing, shown
 from whynet.data._dataset import Dataset
 from whynet.data._preprocess import ArrayStandardizer, BasePreprocessor, ImageScaler
 from whynet.data._split import check_settings
@@ -112,13 +112,17 @@ def from_arrays(
     test_fraction: float = 0.2,
     seed: int = 0,
     n_samples: int | None = None,
+    missing: str = "impute",
 ) -> Dataset:
     """Build a data set from NumPy arrays.
 
     The sample shape decides the preprocessing: rows of numbers ``(n, d)`` are
     standardized with training statistics; images ``(n, H, W, C)`` or
     ``(n, H, W)`` (a channel axis is added) are scaled to ``[0, 1]`` when
-    integer (divided by 255) and kept as given when float.
+    integer (divided by 255) and kept as given when float. NaN or infinite
+    values in rows of numbers are imputed by default (the training median
+    plus an indicator column ``x<i>_missing``); images with NaN are refused
+    unless ``missing="drop"``.
 
     Args:
         x: Features, shape ``(n, ...)``.
@@ -129,6 +133,9 @@ def from_arrays(
         test_fraction: Share of the rows held out for the final test.
         seed: Fixes the subsample and the splits.
         n_samples: Use at most this many rows (a seeded, stratified subsample).
+        missing: Missing (NaN, None or infinite) feature values: ``impute``
+            (fitted on the training split), ``drop`` the rows that have any
+            (also rows with a missing target), or ``error``.
 
     Returns:
         The data set with fixed train, validation and test splits.
@@ -149,5 +156,6 @@ def from_arrays(
         val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, n_samples=n_samples
     )
     raw = raw_from_arrays(x, y, name=shown(name))
-    settings = SplitSettings(task, val_fraction, test_fraction, int(seed), n_samples)
+    check_missing(missing)
+    settings = SplitSettings(task, val_fraction, test_fraction, int(seed), n_samples, missing)
     return assemble(raw, settings)

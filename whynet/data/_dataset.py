@@ -88,6 +88,10 @@ class Dataset:
             rows in the user's original table or array.
         labels: The original class values in label order (classification).
         raw_example: A few raw training rows, as the preprocessor takes them.
+        notes: Lines for the user about what loading did (values imputed,
+            rows dropped, the image size and channels used).
+        details: The same as ``(key, value)`` pairs for the MLflow parent run,
+            e.g. ``("data.imputed", "age: 12, color: 3")``.
     """
 
     spec: DatasetSpec
@@ -98,6 +102,8 @@ class Dataset:
     rows: Mapping[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
     labels: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
     raw_example: Any = field(default=None, repr=False, compare=False)
+    notes: tuple[str, ...] = ()
+    details: tuple[tuple[str, str], ...] = ()
 
     def training_data(self) -> TrainingData:
         """The splits a trainer may see (train and validation, never test)."""

@@ -24,7 +24,7 @@ _VALID = (
 
 def _read_path(path: Path, config: DataConfig) -> RawData:
     if path.is_dir():
-        return read_image_folder(path, image_size=config.image_size)
+        return read_image_folder(path, image_size=config.image_size, color_mode=config.color_mode)
     suffix = path.suffix.lower()
     if suffix not in FILE_TYPES:
         raise DataError(
@@ -87,6 +87,11 @@ def load_dataset(config: DataConfig, *, seed: int) -> Dataset:
         else:
             raise DataError(unknown_source_message(source))
     settings = SplitSettings(
-        config.task, config.val_fraction, config.test_fraction, int(seed), config.n_samples
+        config.task,
+        config.val_fraction,
+        config.test_fraction,
+        int(seed),
+        config.n_samples,
+        config.missing,
     )
     return assemble(raw, settings)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from whynet.data._build import RawData, SplitSettings, assemble, shown
+from whynet.data._build import RawData, SplitSettings, assemble, check_missing, shown
 from whynet.data._dataset import Dataset
 from whynet.data._preprocess import FrameEncoder
 from whynet.data._split import check_settings
@@ -127,12 +127,16 @@ def from_frame(
     test_fraction: float = 0.2,
     seed: int = 0,
     n_samples: int | None = None,
+    missing: str = "impute",
 ) -> Dataset:
     """Build a data set from a pandas table.
 
     Numeric columns are standardized and the other columns (text, categorical,
     bool) one-hot encoded, both fitted on the training split only; categories
-    first seen in the validation or test split encode as all zeros.
+    first seen in the validation or test split encode as all zeros. Missing
+    values are imputed by default (numbers: the training median plus a
+    ``<column>_missing`` indicator column; other columns: a ``"missing"``
+    category); a missing target is an error unless ``missing="drop"``.
 
     Args:
         df: The table, one row per sample.
@@ -143,6 +147,9 @@ def from_frame(
         test_fraction: Share of the rows held out for the final test.
         seed: Fixes the subsample and the splits.
         n_samples: Use at most this many rows (a seeded, stratified subsample).
+        missing: Missing (NaN, None or infinite) feature values: ``impute``
+            (fitted on the training split), ``drop`` the rows that have any
+            (also rows with a missing target), or ``error``.
 
     Returns:
         The data set with fixed train, validation and test splits.
@@ -164,7 +171,8 @@ def from_frame(
         val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, n_samples=n_samples
     )
     raw = raw_from_frame(df, target=target, name=shown(name))
-    settings = SplitSettings(task, val_fraction, test_fraction, int(seed), n_samples)
+    check_missing(missing)
+    settings = SplitSettings(task, val_fraction, test_fraction, int(seed), n_samples, missing)
     return assemble(raw, settings)
 
 

@@ -59,9 +59,31 @@ def _check_complete(series: pd.Series, what: str) -> None:
         first = int(np.flatnonzero(missing)[0])
         raise DataError(
             f"{what} has missing or infinite values in {int(missing.sum())} row(s) "
-            f"(first at row index {first}). Drop those rows or fill in the values "
-            "before loading."
+            f'(first at row index {first}). Set `data.missing: drop` (`missing="drop"` in '
+            "Python) to drop those rows, or fill in the values before loading."
         )
+
+
+def missing_target(series: pd.Series, *, task: str) -> np.ndarray:
+    """Rows whose target is missing, infinite or, for ``task: regression``, not a number.
+
+    These are the rows ``data.missing: drop`` drops.
+    """
+    missing = series.isna().to_numpy(dtype=bool)
+    if _is_number(series):
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        return missing | ~np.isfinite(values)
+    if task == "regression" and not (
+        pd.api.types.is_bool_dtype(series) or pd.api.types.is_complex_dtype(series)
+    ):
+        try:
+            coerced = pd.to_numeric(series, errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
+        except (TypeError, ValueError, OverflowError):  # values pandas cannot convert
+            return missing
+        return missing | ~np.isfinite(coerced)
+    return missing
 
 
 def _resolve(series: pd.Series, task: str) -> Task:
@@ -91,9 +113,10 @@ def _regression_values(series: pd.Series, what: str) -> np.ndarray:
     if bad.any():
         example = series.iloc[int(np.flatnonzero(bad)[0])]
         raise DataError(
-            f"{what} has non-numeric values (e.g. {example!r}), but the task is regression. "
-            "Set `task: classification` (or `auto`) to predict it as classes, or fix those "
-            "values."
+            f"{what} has non-numeric values in {int(bad.sum())} row(s) (e.g. {example!r}), but "
+            "the task is regression. Set `task: classification` (or `auto`) to predict it as "
+            'classes, set `data.missing: drop` (`missing="drop"` in Python) to drop those '
+            "rows, or fix those values."
         )
     values = coerced.to_numpy(dtype=np.float64, na_value=np.nan)
     if not np.all(np.isfinite(values)):

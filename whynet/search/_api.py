@@ -44,6 +44,10 @@ def search(
         x: Features as a NumPy array, instead of ``config.data``.
         y: Targets for ``x``.
         frame: A pandas DataFrame, instead of ``config.data``; needs ``target``.
+            With ``x`` or ``frame`` and no ``study``, the study (and MLflow
+            experiment) is named after the data: ``whynet-frame-<fingerprint>``
+            or ``whynet-arrays-<fingerprint>`` (its first 8 hex digits), and
+            ``data.source`` is recorded as ``frame`` or ``arrays``.
         target: The target column of ``frame``.
         progress: Show progress on standard error.
         **overrides: Shortcuts for common keys: ``trials``, ``timeout``,
@@ -93,6 +97,7 @@ def search(
             "test_fraction": cfg.data.test_fraction,
             "seed": cfg.seed,
             "n_samples": cfg.data.n_samples,
+            "missing": cfg.data.missing,
         }
         if frame is not None:
             if target is None:
@@ -102,4 +107,11 @@ def search(
             if y is None:
                 raise ConfigError("`x` needs `y`, the targets.")
             dataset = data_module.from_arrays(x, y, **common)
+        # Named after the data, not after `config.data` (which they replace):
+        # another frame in the same folder is another study, not a resume error.
+        kind = "frame" if frame is not None else "arrays"
+        named = {"data.source": kind}
+        if cfg.study is None:
+            named["study"] = f"whynet-{kind}-{dataset.spec.fingerprint[:8]}"
+        cfg = cfg.with_overrides(**named)
     return run_search(cfg, dataset=dataset, progress=progress)

@@ -147,7 +147,7 @@ def make_sampler(name: str, *, seed: int, space: SearchSpace) -> Any:
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "grid":
-        return _grid_sampler(space.grid(), seed=seed)
+        return _grid_sampler(space.grid_points(), seed=seed)
     if name == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed)
     if name == "gp":
@@ -198,18 +198,46 @@ def _hyperband(max_epochs: int) -> Any:
     return SharedModelHyperband()
 
 
-def _grid_sampler(grid: dict[str, list[Any]], *, seed: int) -> Any:
+GRID_PARAM = "whynet_grid_point"
+
+
+def _grid_sampler(points: list[dict[str, Any]], *, seed: int) -> Any:
     import optuna
 
-    class LoopGridSampler(optuna.samplers.GridSampler):
-        """A grid sampler for an ask/tell loop.
+    class DistinctGridSampler(optuna.samplers.GridSampler):
+        """A grid over the distinct trials of a conditional space, for an ask/tell loop.
 
-        Optuna's ``GridSampler`` calls ``study.stop()`` when the grid is used
-        up, which only works inside ``study.optimize``. whynet owns its loop
-        and asks :meth:`is_exhausted` before each trial instead.
+        Optuna's ``GridSampler`` takes the Cartesian product of every
+        parameter, including the widths of layers that a network does not
+        have, and so runs the same network several times. Here the grid has
+        one dimension, the index of a point of
+        :meth:`~whynet.spaces.SearchSpace.grid_points`, and each parameter a
+        trial asks for is read from its point. Optuna's bookkeeping (which
+        points are taken, seeded choice, ``is_exhausted``) is unchanged.
+
+        ``GridSampler`` also calls ``study.stop()`` when the grid is used up,
+        which only works inside ``study.optimize``. whynet owns its loop and
+        asks :meth:`is_exhausted` before each trial instead.
         """
+
+        def __init__(self) -> None:
+            super().__init__({GRID_PARAM: list(range(len(points)))}, seed=seed)
+            self.points = points
+
+        def sample_independent(
+            self, study: Any, trial: Any, param_name: str, param_distribution: Any
+        ) -> Any:
+            grid_id = trial.system_attrs.get("grid_id")
+            if grid_id is None:
+                raise ValueError(
+                    "All parameters must be specified when using GridSampler with enqueue_trial."
+                )
+            point = self.points[grid_id]
+            if param_name not in point:
+                raise ValueError(f"parameter {param_name!r} is not in grid point {point}")
+            return point[param_name]
 
         def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
             return None
 
-    return LoopGridSampler(grid, seed=seed)
+    return DistinctGridSampler()

@@ -24,6 +24,7 @@ from whynet._interrupt import raise_if_requested
 from whynet._progress import SearchProgress
 from whynet.data import TrainingData
 from whynet.exceptions import FatalSearchError, TrialFailedError, TrialPrunedSignal
+from whynet.search._selection import best_complete, may_be_selected
 from whynet.spaces import SearchSpace, TrialParams
 from whynet.tracking import BaseTracker, TrialRecord
 from whynet.trainers import BaseTrainer, score_metric
@@ -77,46 +78,6 @@ class WorkerExited:
 
 
 Event = TrialStarted | TrialEnded | WorkerExited
-
-
-def selection_key(
-    score: float, val_loss: Any, n_params: Any, number: int, *, maximize: bool
-) -> tuple[float, float, float, int]:
-    """The order in which trials are selected: lowest key first.
-
-    Best validation score, then lower validation loss (at the best epoch),
-    then fewer parameters, then the earlier trial. Validation accuracy on a
-    few hundred rows ties often; the loss, a finer measure of the same
-    predictions, tells tied trials apart.
-    """
-    sign = -1.0 if maximize else 1.0
-    params = float(n_params) if isinstance(n_params, int | float) else 0.0
-    return (sign * float(score), _finite_or_inf(val_loss), params, number)
-
-
-def _trial_key(trial: Any, maximize: bool) -> tuple[float, float, float, int]:
-    attrs = trial.user_attrs
-    return selection_key(
-        trial.values[0],
-        attrs.get("val_loss"),
-        attrs.get("n_params", 0),
-        trial.number,
-        maximize=maximize,
-    )
-
-
-def best_complete(study: Any, maximize: bool) -> Any:
-    """The selected trial: the complete trial of lowest ``selection_key``."""
-    from optuna.trial import TrialState
-
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not complete:
-        return None
-    return min(complete, key=lambda t: _trial_key(t, maximize))
-
-
-def _finite_or_inf(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and math.isfinite(value) else math.inf
 
 
 def _save_history(trial: Any, history: list[dict[str, float]]) -> None:
@@ -267,7 +228,7 @@ class TrialLoop:
                 return "recycle"
 
     def _best_value(self) -> float | None:
-        best = best_complete(self.study, self.maximize)
+        best = best_complete(self.study, self.maximize, n_val=self.data.spec.n_val)
         return float(best.values[0]) if best is not None else None
 
     def run_one(self) -> tuple[str, str | None]:
@@ -352,18 +313,16 @@ class TrialLoop:
             )
             for key, value in attrs:
                 trial.set_user_attr(key, value)
-            rank = selection_key(
-                result.score,
-                result.metrics.get("val_loss"),
-                result.n_params,
-                number,
+            if may_be_selected(
+                self.study,
+                score=result.score,
+                val_loss=result.metrics.get("val_loss"),
+                n_params=result.n_params,
+                number=number,
                 maximize=self.maximize,
-            )
-            best = best_complete(self.study, self.maximize)
-            if best is None or rank < _trial_key(best, self.maximize):
-                # Saved before the trial is told, and only when it would be
-                # selected now: so the selected trial always has its model on
-                # disk, and a trial that merely ties the best saves nothing.
+            ):
+                # Saved before the trial is told, and only when it may be
+                # selected: so the selected trial always has its model on disk.
                 path = self.models_dir / f"trial-{number:05d}.keras"
                 trained.model.save(path)
                 trial.set_user_attr("model_path", str(path))

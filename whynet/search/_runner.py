@@ -180,6 +180,8 @@ def run_search(
             f"{spec.name} ({spec.n_train} train / {spec.n_val} validation / {spec.n_test} "
             "test rows)."
         )
+    for note in data.notes:  # what loading did: imputed values, dropped rows, image size
+        reporter.message(note)
     if stale:
         reporter.message(
             f"Recovered {len(stale)} trial(s) left running by a search that was killed "
@@ -206,6 +208,8 @@ def run_search(
             existing_trials=opened.existing_trials,
             storage=config.search.storage,
             stale_trials=tuple(stale),
+            data_notes=data.notes,
+            data_details=dict(data.details),
         )
     )
     if opened.resumed:
@@ -246,6 +250,8 @@ def run_search(
                     trainer_factory=trainer_factory,
                     on_message=reporter.message,
                 ).run()
+                if any(e.reason == "exhausted" for e in dispatcher.exits.values()):
+                    reporter.message(GRID_DONE)
             if deadline is not None and time.time() >= deadline:
                 reporter.message("Time budget reached; no new trials were started after it.")
         except KeyboardInterrupt:
@@ -313,7 +319,10 @@ def _run_in_process(
         loop.abandon("interrupted")
         raise
     if reason == "exhausted":
-        dispatcher.reporter.message("Every point of the grid has been tried; the search ends.")
+        dispatcher.reporter.message(GRID_DONE)
+
+
+GRID_DONE = "Every point of the grid has been tried; the search ends."
 
 
 def _evaluate_test(model: Any, data: Dataset) -> dict[str, float]:
@@ -357,7 +366,7 @@ def _finish(
     keras = import_keras()
 
     out_dir = config.output_path
-    best = best_complete(study, maximize)
+    best = best_complete(study, maximize, n_val=data.spec.n_val)
     test_metrics: dict[str, float] = {}
     best_model_path: Path | None = None
     model_path: Path | None = None
@@ -393,7 +402,7 @@ def _finish(
         for path in (out_dir / "models").glob("trial-*.keras"):
             if path.name != keep:
                 path.unlink(missing_ok=True)
-    table = trials_frame(study)
+    table = trials_frame(study, n_val=data.spec.n_val)
     table_csv = table.to_csv(index=False)
     table.to_csv(out_dir / "trials.csv", index=False)
     summary = SearchSummary(
@@ -460,8 +469,12 @@ def _save_raw_model(
 
 
 def _markdown(table: Any) -> str:
+    import pandas as pd
+
     cols = list(table.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in table.itertuples(index=False):
-        lines.append("| " + " | ".join("" if v is None else str(v) for v in row) + " |")
+        lines.append(
+            "| " + " | ".join("" if v is None or pd.isna(v) else str(v) for v in row) + " |"
+        )
     return "\n".join(lines) + "\n"

@@ -89,11 +89,14 @@ def open_study(
         if old_space is not None:
             problems += [f"space: {d}" for d in _differences(old_space, space_desc)]
         if problems:
-            raise ResumeError(
+            problem = (
                 f"study {study_name!r} exists and differs from this search: "
                 + "; ".join(problems)
                 + ". Use the same config to resume it, or start a new study with "
-                "--study NEW_NAME (or `study:` in the config)."
+            )
+            raise ResumeError(
+                problem + "study='NEW_NAME' (or `study:` in the config).",
+                cli_message=problem + "--study NEW_NAME (or `study:` in the config).",
             )
         return OpenedStudy(study=study, resumed=True, existing_trials=len(study.trials))
     study = optuna.create_study(
@@ -108,6 +111,8 @@ def open_study(
     study.set_user_attr("data_fingerprint", spec.fingerprint)
     study.set_user_attr("data_name", spec.name)
     study.set_user_attr("task", spec.task)
+    # The noise of a validation score, for the two-objective selection rule.
+    study.set_user_attr("n_val", spec.n_val)
     study.set_user_attr("objectives", list(objectives))
     study.set_user_attr("space", space_desc)
     return OpenedStudy(study=study, resumed=False, existing_trials=0)

@@ -154,9 +154,13 @@ def sync_study(
     if study_name not in names:
         from whynet._urls import mask_url
 
-        raise UserError(
+        problem = (
             f"study {study_name!r} is not in {mask_url(storage)} (studies there: "
-            f"{', '.join(names) or 'none'}). Give --study and --storage of an existing study."
+            f"{', '.join(names) or 'none'}). Give the name and "
+        )
+        raise UserError(
+            problem + "storage= of an existing study.",
+            cli_message=problem + "--storage of an existing study.",
         )
     study = optuna.load_study(study_name=study_name, storage=store)
     tracker = MLflowTracker(

@@ -405,64 +405,107 @@ class SearchSpace:
             epochs=epochs,
         )
 
-    def grid(self) -> dict[str, list[Any]]:
-        """Every Optuna parameter name that can apply, with its values, for a grid sampler.
+    def grid_points(self) -> list[dict[str, Any]]:
+        """Every distinct trial of the space once, for a grid sampler.
 
-        Parameters that no combination uses (the CNN's when only MLPs are
-        searched, momentum without SGD, ...) are left out, so the grid has no
-        redundant points.
+        The points are enumerated along the same conditional choices that
+        :meth:`sample` makes, so each holds only the Optuna parameters that
+        apply to it: a one-layer MLP has no ``mlp_units_1``, an MLP no CNN
+        settings, Adam no momentum. No two points give the same
+        :class:`TrialParams`; a Cartesian product over every per-layer width
+        would repeat a network once for each width of a layer it does not have.
+
+        Returns:
+            One mapping of Optuna parameter names to values per distinct trial
+            (fixed parameters are not suggested, so they are not in it).
 
         Raises:
             ConfigError: If an applicable parameter is a float range (a grid
-                needs choices) or has too many values.
+                needs choices) or has too many values, or the grid has more
+                than 10,000 points.
+
+        Example:
+            >>> space = SearchSpace.from_config({"architecture": "mlp", "mlp_layers": [1, 2],
+            ...     "mlp_units": [16, 32], "activation": "relu", "regularization": "none",
+            ...     "optimizer": "adam", "learning_rate": 0.01, "batch_size": 32})
+            >>> len(space.grid_points())  # 2 one-layer + 4 two-layer networks
+            6
         """
-        d = self.domains
-        archs = set(d["architecture"].values())
-        regs = set(d["regularization"].values())
-        applies = {
-            "architecture": True,
-            "mlp_layers": "mlp" in archs,
-            "mlp_units": "mlp" in archs,
-            "cnn_blocks": "cnn" in archs,
-            "cnn_filters": "cnn" in archs,
-            "cnn_kernel_size": "cnn" in archs,
-            "cnn_pooling": "cnn" in archs,
-            "cnn_dense_units": "cnn" in archs,
-            "l1": bool(regs & {"l1", "l1_l2"}),
-            "l2": bool(regs & {"l2", "l1_l2"}),
-            "dropout": "dropout" in regs,
-            "momentum": "sgd" in d["optimizer"].values(),
-        }
-        out: dict[str, list[Any]] = {}
-        for key, domain in d.items():
-            if not applies.get(key, True):
-                continue
-            if isinstance(domain, FloatRange):
+        points: list[dict[str, Any]] = []
+        path: list[int] = []
+        while True:
+            walker = _GridWalker(path)
+            self.sample(walker)
+            points.append(walker.point)
+            if len(points) > MAX_GRID_POINTS:
                 raise ConfigError(
-                    f"the grid sampler needs a list of values for every parameter, but "
-                    f"'space.{key}' is a range {domain.to_config()}. Give choices, e.g. "
-                    f"`{key}: [{domain.low:g}, {domain.high:g}]`, or fix it."
+                    f"the grid sampler would enumerate more than {MAX_GRID_POINTS} distinct "
+                    "trials. Give fewer choices, fix some parameters, or use the tpe sampler."
                 )
-            values = domain.values()
-            if len(values) > 1000:
-                raise ConfigError(
-                    f"the grid sampler would enumerate {len(values)} values of 'space.{key}'. "
-                    "Give a short list of choices instead."
-                )
-            out[key] = values
-        if "mlp_units" in out:
-            units = out.pop("mlp_units")
-            for i in range(max(d["mlp_layers"].values())):
-                out[f"mlp_units_{i}"] = units
-        if "cnn_filters" in out:
-            filters = out.pop("cnn_filters")
-            for i in range(max(d["cnn_blocks"].values())):
-                out[f"cnn_filters_{i}"] = filters
-        return out
+            # The next path in depth-first order: advance the last choice that
+            # has options left and drop the choices after it.
+            path = walker.path
+            i = len(path) - 1
+            while i >= 0 and path[i] + 1 >= walker.sizes[i]:
+                i -= 1
+            if i < 0:
+                return points
+            path = [*path[:i], path[i] + 1]
 
     def describe(self) -> dict[str, Any]:
         """The space as plain data, for storing with a study and comparing."""
         return self.to_config()
+
+
+MAX_GRID_POINTS = 10_000
+_MAX_GRID_VALUES = 1000
+
+
+class _GridWalker:
+    """A suggester that takes a given path of choices, then the first option.
+
+    It records every choice :meth:`SearchSpace.sample` asks for, with its
+    number of options, so that the space's conditional tree can be walked.
+    """
+
+    def __init__(self, path: list[int]) -> None:
+        self.path = list(path)
+        self.sizes: list[int] = []
+        self.point: dict[str, Any] = {}
+
+    def _take(self, name: str, values: list[Any]) -> Any:
+        if len(values) > _MAX_GRID_VALUES:
+            key = name if name in PARAMETERS else name.rsplit("_", 1)[0]
+            raise ConfigError(
+                f"the grid sampler would enumerate {len(values)} values of 'space.{key}'. "
+                "Give a short list of choices instead."
+            )
+        depth = len(self.sizes)
+        if depth == len(self.path):
+            self.path.append(0)
+        self.sizes.append(len(values))
+        value = values[self.path[depth]]
+        self.point[name] = value
+        return value
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        return self._take(name, list(choices))
+
+    def suggest_int(
+        self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
+    ) -> int:
+        count = (high - low) // step + 1
+        if count > _MAX_GRID_VALUES:
+            return int(self._take(name, [None] * count))  # raises, naming the parameter
+        return int(self._take(name, list(range(low, high + 1, step))))
+
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
+        shown: dict[str, Any] = {"low": low, "high": high, **({"log": True} if log else {})}
+        raise ConfigError(
+            f"the grid sampler needs a list of values for every parameter, but "
+            f"'space.{name}' is a range {shown}. Give choices, e.g. "
+            f"`{name}: [{low:g}, {high:g}]`, or fix it."
+        )
 
 
 def _shown(value: Any) -> str:

@@ -31,6 +31,10 @@ class SearchInfo:
     storage: str
     stale_trials: tuple[int, ...] = ()
     kind: str = "search"
+    # What loading did (imputed values, dropped rows, image size), as lines
+    # for people and as parameters (e.g. ``data.imputed``).
+    data_notes: tuple[str, ...] = ()
+    data_details: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

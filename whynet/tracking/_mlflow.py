@@ -161,6 +161,8 @@ class MLflowTracker(BaseTracker):
             "whynet.host": socket.gethostname(),
             "whynet.pid": str(os.getpid()),
         }
+        if info.data_notes:
+            tags["whynet.data_notes"] = " ".join(info.data_notes)[:5000]
         self._end_dead_runs()
         run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
         self.parent_run_id = run.info.run_id
@@ -169,6 +171,7 @@ class MLflowTracker(BaseTracker):
         params = _flatten(info.config)
         params.update({f"data.n_{k}": str(v) for k, v in info.data_sizes.items()})
         params["data.fingerprint"] = info.data_fingerprint
+        params.update({k: v[:_PARAM_VALUE_LIMIT] for k, v in info.data_details.items()})
         for chunk in _chunks([Param(k, mask_url(v)) for k, v in params.items()], _MAX_PARAMS):
             self.client.log_batch(self.parent_run_id, params=chunk)
         self.client.log_text(self.parent_run_id, mask_url(info.config_yaml), "config.yaml")

@@ -59,7 +59,12 @@ def build_model(
         A functional ``keras.Model``.
 
     Example:
-        >>> model = build_model(TrialParams(units=(32,)), spec)  # doctest: +SKIP
+        >>> from whynet.config import DataConfig
+        >>> from whynet.data import load_dataset
+        >>> spec = load_dataset(DataConfig(source="iris"), seed=0).spec
+        >>> model = build_model(TrialParams(units=(32,)), spec)
+        >>> model.input_shape, model.output_shape
+        ((None, 4), (None, 3))
     """
     import keras
     from keras import layers
