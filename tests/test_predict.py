@@ -304,7 +304,7 @@ def test_image_folder_model_predicts_the_image_files(tmp_path: Path) -> None:
 
 
 def test_split_rows_point_into_the_original_table_also_when_rows_are_dropped() -> None:
-    frame = _survey(n=120)
+    frame = _survey()
     frame.loc[[5, 17, 60], "income"] = np.nan
     for missing in ("impute", "drop"):
         data = whynet.data.from_frame(frame, target="answer", missing=missing, seed=0)
