@@ -212,8 +212,12 @@ def load_model(model: str | os.PathLike[str], *, tracking_uri: str | None = None
         UserError: If there is no such model or it is not a whynet model.
 
     Example:
-        >>> model = whynet.load_model("whynet-runs/my-study/best_model")  # doctest: +SKIP
-        >>> model.predict("new_rows.csv")  # doctest: +SKIP
+        ``load_model("whynet-runs/my-study/best_model").predict("new_rows.csv")``;
+        where there is no model, the error says what to give:
+
+        >>> load_model("no/such/folder")  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        whynet.exceptions.UserError: no saved model at no/such/folder: give a saved model folder
     """
     text = os.fspath(model)
     shown = mask_url(text)

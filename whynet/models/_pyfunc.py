@@ -5,7 +5,9 @@ the Keras model (``best_model.keras``, an artifact). It takes rows as the user
 has them (a table with the original columns, or raw image/feature arrays) and
 returns the original labels, with one probability column per class.
 
-This module imports MLflow; Keras is imported only when a model is loaded.
+Importing this module imports neither MLflow nor Keras: the class, an MLflow
+``PythonModel``, is made on first use (``RawDataModel`` is looked up by name,
+so pickles of it load as usual), and Keras is imported when a model is loaded.
 """
 
 from __future__ import annotations
@@ -21,13 +23,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
 from whynet.exceptions import DataError
 
-__all__ = ["ModelPackage", "RawDataModel", "package_model", "quiet_mlflow", "save_package"]
+__all__ = ["ModelPackage", "RawDataLogic", "package_model", "quiet_mlflow", "save_package"]
 
 KERAS_ARTIFACT = "keras_model"
 
@@ -56,8 +57,11 @@ def _missing_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
     return [c for c in columns if c not in have]
 
 
-class RawDataModel(mlflow.pyfunc.PythonModel):
+class RawDataLogic:
     """Raw rows in, original labels (and class probabilities) out.
+
+    The body of :class:`RawDataModel`, which adds MLflow's ``PythonModel`` as a
+    base class.
 
     Args:
         preprocessor: The preprocessing fitted on the training split; its
@@ -223,6 +227,30 @@ class RawDataModel(mlflow.pyfunc.PythonModel):
         return frame
 
 
+_CLASS: type | None = None
+
+
+def _model_class() -> type:
+    """``RawDataModel``: :class:`RawDataLogic` on MLflow's ``PythonModel``, made once."""
+    global _CLASS
+    if _CLASS is None:
+        with quiet_mlflow():  # its advice on type hints (of `predict`, of its own types)
+            import mlflow.pyfunc
+
+            _CLASS = type(
+                "RawDataModel",
+                (RawDataLogic, mlflow.pyfunc.PythonModel),
+                {"__module__": __name__, "__qualname__": "RawDataModel"},
+            )
+    return _CLASS
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RawDataModel":
+        return _model_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def raw_array(data: Any, shape: tuple[int, ...]) -> np.ndarray:
     """``data`` as raw samples of ``shape`` (a missing channel axis of 1 is added).
 
@@ -257,7 +285,7 @@ class ModelPackage:
         pip_requirements: Pinned requirements (whynet among them).
     """
 
-    python_model: RawDataModel
+    python_model: Any
     keras_path: Path
     signature: Any
     input_example: Any
@@ -344,7 +372,7 @@ def package_model(keras_model: Any, keras_path: Path, dataset: Any) -> ModelPack
             if pd.api.types.is_numeric_dtype(example[c].dtype)
             and not pd.api.types.is_bool_dtype(example[c].dtype)
         ]
-        model = RawDataModel(
+        model = _model_class()(
             preprocessor=dataset.preprocessor,
             task=spec.task,
             labels=dataset.labels if spec.task == "classification" else None,
@@ -354,7 +382,7 @@ def package_model(keras_model: Any, keras_path: Path, dataset: Any) -> ModelPack
         example = _example_frame(example.set_axis(columns, axis=1), numeric)
     else:
         example = np.asarray(example)
-        model = RawDataModel(
+        model = _model_class()(
             preprocessor=dataset.preprocessor,
             task=spec.task,
             labels=dataset.labels if spec.task == "classification" else None,
@@ -377,6 +405,8 @@ def package_model(keras_model: Any, keras_path: Path, dataset: Any) -> ModelPack
 
 def save_package(package: ModelPackage, path: Path) -> Path:
     """Save the pyfunc model in the folder ``path`` (replacing an earlier one)."""
+    import mlflow.pyfunc
+
     if path.exists():
         shutil.rmtree(path)
     with quiet_mlflow():
