@@ -96,25 +96,36 @@ def survey(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     test_rows = pd.read_csv(source).iloc[data.rows["test"]]
     assert list(test_rows["answer"]) == [data.labels[int(k)] for k in data.test.y]
     test_rows.to_csv(root / "test_rows.csv", index=False)
-    return {"root": root, "result": result, "expected": expected, "probs": probs}
+    # The search does not register the model; a user may, and load it by name.
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    try:
+        version = mlflow.register_model(result.model_uri, "survey-model").version
+        mlflow.MlflowClient().set_registered_model_alias("survey-model", "champion", version)
+    finally:
+        mlflow.set_tracking_uri(previous)
+    return {
+        "root": root,
+        "result": result,
+        "expected": expected,
+        "probs": probs,
+        "version": version,
+    }
 
 
 def test_model_logged_to_mlflow_predicts_raw_rows_in_a_fresh_process(
     survey: dict[str, Any],
 ) -> None:
-    import mlflow
-
     root, result = survey["root"], survey["result"]
     assert result.model_uri and result.parent_run_id and result.model_path
     assert (result.model_path / "MLmodel").is_file()
     assert result.best_model_path.is_file()  # the bare network is still saved
-    # The search does not register the model; a user may, and load it by name.
-    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
-    version = mlflow.register_model(result.model_uri, "survey-model").version
     uris = [
         result.model_uri,
         f"runs:/{result.parent_run_id}/best_model",
-        f"models:/survey-model/{version}",
+        f"models:/survey-model/{survey['version']}",
         str(result.model_path),
     ]
     code = f"""
@@ -200,6 +211,10 @@ def test_predict_api_on_raw_frame_and_its_errors(survey: dict[str, Any]) -> None
     model = whynet.load_model(result.model_path)
     assert model.task == "classification" and model.classes == ("no", "yes")
     assert model.columns == ["age", "region", "income"]
+    champion = whynet.load_model(
+        "models:/survey-model@champion", tracking_uri=f"sqlite:///{root / 'mlflow.db'}"
+    )
+    assert champion.predict(rows)["prediction"].tolist() == survey["expected"]
     with pytest.raises(DataError, match="'income'"):
         model.predict(rows.drop(columns=["income"]))
     with pytest.raises(DataError, match="'age' must hold numbers"):
