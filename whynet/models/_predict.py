@@ -151,7 +151,7 @@ class Predictor:
                 f"Parquet file, not {type(data).__name__}."
             )
         frame = data.set_axis([str(c) for c in data.columns], axis=1)
-        frame = frame.loc[:, ~frame.columns.duplicated()]
+        frame = frame.loc[:, ~frame.columns.duplicated()].reset_index(drop=True)
         missing = [c for c in self.columns or [] if c not in frame.columns]
         if missing:
             raise DataError(
@@ -176,7 +176,7 @@ class Predictor:
                 out[col] = values
             else:
                 out[col] = values.astype(object).where(values.notna(), np.nan)
-        return pd.DataFrame(out).reset_index(drop=True)
+        return pd.DataFrame(out)
 
     def _array(self, data: Any) -> np.ndarray:
         from whynet.models._pyfunc import raw_array
