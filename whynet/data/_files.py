@@ -124,9 +124,13 @@ def load_image(path: Path, *, size: tuple[int, int], color_mode: str) -> np.ndar
             is not ``grayscale`` or ``rgb``.
 
     Example:
-        >>> pixels = load_image(Path("7.png"), size=(16, 16), color_mode="rgb")  # doctest: +SKIP
-        >>> pixels.shape  # doctest: +SKIP
-        (16, 16, 3)
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> path = Path(tempfile.mkdtemp()) / "7.png"
+        >>> Image.new("L", (8, 8), color=200).save(path)
+        >>> pixels = load_image(path, size=(16, 16), color_mode="rgb")
+        >>> pixels.shape, float(pixels.max())
+        ((16, 16, 3), 200.0)
     """
     if color_mode not in ("grayscale", "rgb"):
         raise DataError(
