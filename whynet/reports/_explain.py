@@ -271,14 +271,10 @@ def _planned_compute_levels() -> int:
 
 
 def _planned_baseline_fits(task: str, repeats: int) -> int:
-    from whynet.trainers._sklearn import CLASSICAL_MODELS
+    from whynet.trainers._sklearn import CLASSICAL_MODELS, models_for
 
-    n = 0
-    for spec in CLASSICAL_MODELS.values():
-        tasks = spec.get("tasks") if isinstance(spec, Mapping) else getattr(spec, "tasks", ())
-        if task in tuple(tasks or ()):
-            n += 1
-    return 2 * n * repeats
+    names = models_for(task)
+    return sum(2 if CLASSICAL_MODELS[n].tunable else 1 for n in names) * repeats
 
 
 def _compute_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -636,7 +632,14 @@ def _run(
         imp = pd.DataFrame(columns=["parameter", "ped_anova", "fanova"])
         imp.attrs["reason"] = "the configuration was given as params, without a search study"
 
-    notes = [str(f.attrs["note"]) for f in frames if f.attrs.get("note")]
+    notes: list[str] = []
+    for frame in frames:
+        if frame.attrs.get("note"):
+            notes.append(str(frame.attrs["note"]))
+        notes += [str(n) for n in frame.attrs.get("notes", ()) or ()]
+    baseline_budget = next(
+        (str(f.attrs["budget"]) for f in frames if isinstance(f.attrs.get("budget"), str)), ""
+    )
     meta: dict[str, Any] = {
         "study": study_name,
         "data": spec.name,
@@ -652,6 +655,7 @@ def _run(
         "seeds": [cfg.seed + r for r in range(budget.repeats)],
         "max_epochs": selected.epochs,
         "trials_per_model": budget.trials_per_model,
+        "baseline_budget": baseline_budget,
         "selected": selected.short_name(),
         "n_fits": n_fits[0],
         "machine": _machine(),

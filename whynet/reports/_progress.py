@@ -99,13 +99,9 @@ class ExplainProgress:
         self._set(self.done + 1)
         if self.enabled and not self.live:
             left = self.time_left()
-            eta = "" if left is None else f", about {left:.0f}s left"
-            score = row.get("score")
-            shown = f"{score:.4f}" if isinstance(score, float) else str(score)
+            eta = "" if left is None else f", about {left:.0f} s left"
             self.console.print(
-                f"[whynet] {row.get('group', '')} {row.get('factor', '')}={row.get('level', '')} "
-                f"repeat {row.get('repeat', '')}: {row.get('metric', 'score')} {shown} "
-                f"({self.done}/{self.total}{eta})",
+                f"[whynet] {self.done}/{self.total} fits done ({self.stage}{eta})",
                 highlight=False,
                 markup=False,
                 soft_wrap=True,

@@ -253,6 +253,8 @@ _META_LABELS = (
     ("seeds", "seeds (split and training seed per repeat)"),
     ("max_epochs", "epochs per fit (at most)"),
     ("trials_per_model", "tuning trials per classical model"),
+    ("baseline_budget", "tuning of the classical models"),
+    ("selected", "configuration explained"),
     ("n_fits", "fits run in this invocation"),
     ("machine", "machine"),
     ("versions", "versions"),
@@ -380,6 +382,7 @@ def _leaderboard_note(explanation: Explanation) -> str:
         text += f" Tuned: {trials} Optuna trials per model and repeat; default: library defaults."
     if meta.get("is_image"):
         text += " Images were flattened to one row of pixels for the classical models."
+    text += " The dummy model (majority class or mean) is the floor; it has nothing to tune."
     return text
 
 
