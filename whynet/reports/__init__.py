@@ -1,0 +1,1 @@
+"""Explanations: ablations, classical baselines, importance, statistics and the report."""
