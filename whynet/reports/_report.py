@@ -120,15 +120,6 @@ def _slug(name: str) -> str:
 # Plots --------------------------------------------------------------------
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display; only files
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _interval_plot(
     frame: pd.DataFrame,
     *,
@@ -141,12 +132,18 @@ def _interval_plot(
     """Means with their 95% confidence intervals, one row per level."""
     if frame.empty or "mean" not in frame.columns:
         return None
-    plt = _pyplot()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     labels = [str(v) for v in frame[label_column]]
     means = frame["mean"].astype(float).to_numpy()
     lows = frame.get("ci_low")
     highs = frame.get("ci_high")
-    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(labels) + 1.4))
+    # The Agg canvas without pyplot: no display, and no change to the
+    # backend of a notebook that calls this.
+    fig = Figure(figsize=(6.4, 0.45 * len(labels) + 1.4), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     ys = list(range(len(labels)))[::-1]
     for i, (y, mean) in enumerate(zip(ys, means, strict=True)):
         color = "#c0392b" if highlight is not None and highlight[i] else "#2c3e50"
@@ -162,8 +159,7 @@ def _interval_plot(
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig.savefig(path)
     return path
 
 
@@ -389,8 +385,13 @@ def _leaderboard_note(explanation: Explanation) -> str:
 # Markdown -----------------------------------------------------------------
 
 
+def _md_text(text: str) -> str:
+    # Markdown viewers pass raw HTML through: user strings are escaped here too.
+    return html.escape(text, quote=False)
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return _md_text(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _md_table(frame: pd.DataFrame, columns: Sequence[tuple[str, str]] | None) -> str:
@@ -404,11 +405,11 @@ def _md_table(frame: pd.DataFrame, columns: Sequence[tuple[str, str]] | None) ->
 def _markdown(explanation: Explanation, plots: Mapping[str, Path]) -> str:
     meta = explanation.meta
     lines = [
-        f"# whynet explain: {meta.get('study', '')} on {meta.get('data', '')}",
+        _md_text(f"# whynet explain: {meta.get('study', '')} on {meta.get('data', '')}"),
         "",
         "## Does the network beat a simpler model here?",
         "",
-        f"**{explanation.answer}**",
+        f"**{_md_text(explanation.answer)}**",
         "",
         "## Which choices matter",
         "",
@@ -419,17 +420,17 @@ def _markdown(explanation: Explanation, plots: Mapping[str, Path]) -> str:
         "",
     ]
     for factor, table in explanation.tables.items():
-        lines += [f"### {factor}", "", _md_table(table, FACTOR_COLUMNS), ""]
+        lines += [f"### {_md_text(factor)}", "", _md_table(table, FACTOR_COLUMNS), ""]
         verdict = explanation.verdicts.get(factor, "")
         if verdict:
-            lines += [f"**{verdict}**", ""]
+            lines += [f"**{_md_text(verdict)}**", ""]
         for note in (_factor_note(table), str(table.attrs.get("note", ""))):
             if note:
-                lines += [f"_{note}_", ""]
+                lines += [f"_{_md_text(note)}_", ""]
         if f"factor:{factor}" in plots:
             lines += [f"![{factor}]({plots[f'factor:{factor}'].name})", ""]
     for note in meta.get("skipped_factors", ()):
-        lines += [f"_{note}_", ""]
+        lines += [f"_{_md_text(str(note))}_", ""]
     lines += [
         "## Leaderboard: classical models and the network",
         "",
@@ -448,7 +449,7 @@ def _markdown(explanation: Explanation, plots: Mapping[str, Path]) -> str:
     lines += ["## Compute resources", ""]
     note = _compute_note(explanation)
     if note:
-        lines += [note, ""]
+        lines += [_md_text(note), ""]
     if not explanation.compute.empty:
         lines += [_md_table(explanation.compute, None), ""]
     lines += ["## Measured on", "", "| | |", "|---|---|"]
