@@ -205,6 +205,10 @@ def explain(
         int | None,
         typer.Option(help="Optuna trials tuning each classical model (default: budget's)."),
     ] = None,
+    factor: Annotated[
+        list[str] | None,
+        typer.Option(help="Ablate only this factor (repeat the option for several)."),
+    ] = None,
     storage: Annotated[
         str | None, typer.Option(help="Optuna storage of the study: a file path or a database URL.")
     ] = None,
@@ -232,6 +236,7 @@ def explain(
             budget=budget,
             repeats=repeats,
             trials_per_model=trials_per_model,
+            factors=factor or None,
             progress=not quiet,
             report_dir=output,
             **{k: v for k, v in overrides.items() if v is not None},

@@ -21,12 +21,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import math
 import os
 import platform
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -263,6 +264,27 @@ def _prefix(
     return f"{study_name}-explain-{digest}"
 
 
+def _choose_factors(plan: Any, names: Sequence[str] | None) -> Any:
+    """The planned factors, or those named (an unknown name is an error)."""
+    if names is None:
+        return plan
+    if isinstance(names, str):
+        names = [names]
+    available = [f.name for f in plan]
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        notes = " ".join(getattr(plan, "notes", ()))
+        raise ConfigError(
+            f"unknown or unavailable factor(s) {unknown} for this data; available: "
+            f"{', '.join(available)}." + (f" {notes}" if notes else ""),
+            cli_message=f"--factor {unknown[0]!r} is not available for this data; "
+            f"choose among {', '.join(available)}." + (f" {notes}" if notes else ""),
+        )
+    chosen = [f for f in plan if f.name in set(names)]
+    out = type(plan)(chosen, getattr(plan, "notes", ())) if hasattr(plan, "notes") else chosen
+    return out
+
+
 def _planned_compute_levels() -> int:
     from whynet.trainers._devices import detect_gpus
 
@@ -361,6 +383,7 @@ def explain(
     budget: str = "small",
     repeats: int | None = None,
     trials_per_model: int | None = None,
+    factors: Sequence[str] | None = None,
     progress: bool = True,
     report_dir: str | Path | None = None,
     **overrides: Any,
@@ -383,6 +406,8 @@ def explain(
         repeats: Repeated splits per level and model, instead of the budget's.
         trials_per_model: Tuning trials per classical model and repeat,
             instead of the budget's.
+        factors: Ablate only these factors (names such as ``activation``,
+            ``learning_rate``, ``train_size``); default: every factor the data allows.
         progress: Show a progress display with the time left on standard error.
         report_dir: The report's folder (default ``<output_dir>/<study>/explain``).
         **overrides: ``storage``, ``tracking_uri``, ``seed``, ``max_epochs``,
@@ -439,12 +464,13 @@ def explain(
 
     from whynet.reports._ablations import plan_factors
 
-    factors = plan_factors(spec, selected, budget=budget)
+    plan_all = plan_factors(spec, selected, budget=budget)
+    chosen_factors = _choose_factors(plan_all, factors)
     n_r = chosen.repeats
     plan = {
         "network": n_r,
         "baselines": _planned_baseline_fits(spec.task, n_r),
-        "ablations": sum(len(f.levels) for f in factors) * n_r,
+        "ablations": sum(len(f.levels) for f in chosen_factors) * n_r,
         "compute": _planned_compute_levels() * n_r,
     }
     tracker = _make_tracker(cfg)
@@ -456,7 +482,7 @@ def explain(
         cfg=cfg,
         data=data,
         selected=selected,
-        factors=factors,
+        factors=chosen_factors,
         search_study=search_study,
         study_name=study_name,
         budget_name=budget,
@@ -499,6 +525,7 @@ def _run(
     from whynet.reports._compute import run_compute
     from whynet.reports._importance import importance
     from whynet.reports._stats import beats_simpler, leaderboard, summarize_levels, verdict
+    from whynet.trainers._backend import import_keras
 
     spec = data.spec
     storage = cfg.search.storage
@@ -532,6 +559,10 @@ def _run(
     )
     where = mask_url(storage)
     frames: list[pd.DataFrame] = []
+    import_keras()
+    # Keras retraces its predict function for each new model: TensorFlow's
+    # warning about it says nothing about the explanation.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     status = "FINISHED"
     with reporter:
         reporter.message(
@@ -637,6 +668,7 @@ def _run(
         if frame.attrs.get("note"):
             notes.append(str(frame.attrs["note"]))
         notes += [str(n) for n in frame.attrs.get("notes", ()) or ()]
+    plan_notes = [str(n) for n in getattr(factors, "notes", ())]
     baseline_budget = next(
         (str(f.attrs["budget"]) for f in frames if isinstance(f.attrs.get("budget"), str)), ""
     )
@@ -664,8 +696,8 @@ def _run(
         "duration_s": round(time.time() - started, 1),
         "storage": where,
         "study_prefix": prefix,
-        "notes": notes,
-        "skipped_factors": [str(n) for n in getattr(factors, "notes", ())],
+        "notes": [n for n in dict.fromkeys(notes) if n not in plan_notes],
+        "skipped_factors": plan_notes,
     }
     explanation = Explanation(
         answer=answer,
@@ -683,12 +715,12 @@ def _run(
     html_path, md_path = write_report(explanation, out_dir)
     raw.to_csv(out_dir / "raw.csv", index=False)
     tracker.log_artifacts([*sorted(out_dir.glob("*.png")), html_path, md_path, out_dir / "raw.csv"])
-    if {"model", "mean"} <= set(board.columns):
+    if {"model", "variant", "mean"} <= set(board.columns):
         tracker.log_metrics(
             {
-                "leaderboard/" + re.sub(r"[^A-Za-z0-9_.-]+", "_", str(m)).strip("_"): float(v)
-                for m, v in zip(board["model"], board["mean"], strict=True)
-                if _finite(v)
+                "leaderboard/" + re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{m}_{v}").strip("_"): float(x)
+                for m, v, x in zip(board["model"], board["variant"], board["mean"], strict=True)
+                if _finite(x)
             }
         )
     tracker.set_tag("whynet.answer", answer)
