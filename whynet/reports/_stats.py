@@ -591,8 +591,22 @@ def leaderboard(frame: pd.DataFrame, *, higher_is_better: bool) -> pd.DataFrame:
     return board
 
 
+_MODEL_NAMES = {
+    "hist_gradient_boosting": "histogram gradient boosting",
+    "hgb": "histogram gradient boosting",
+    "knn": "k-nearest neighbours",
+    "k_nearest_neighbors": "k-nearest neighbours",
+    "k_nearest_neighbours": "k-nearest neighbours",
+    "naive_bayes": "Gaussian naive Bayes",
+    "gaussian_nb": "Gaussian naive Bayes",
+    "svm": "SVM (RBF)",
+    "svc": "SVM (RBF)",
+    "svr": "SVM (RBF)",
+}
+
+
 def _display(model: str, variant: str) -> str:
-    name = model.replace("_", " ")
+    name = _MODEL_NAMES.get(model, model.replace("_", " "))
     return f"{name} ({variant})" if variant else name
 
 
@@ -643,10 +657,10 @@ def beats_simpler(leaderboard: pd.DataFrame, *, higher_is_better: bool) -> str:
     )
 
     def score(row: dict[str, Any]) -> str:
-        digits = ".3f" if _is_accuracy(metric) else ".4g"
+        digits, spread = (".3f", ".3f") if _is_accuracy(metric) else (".4g", ".2g")
         text = f"{row['mean']:{digits}}"
         if not math.isnan(float(row["std"])):
-            text += f" ± {row['std']:{digits}}"
+            text += f" ± {row['std']:{spread}}"
         return text
 
     name = _display(str(best["model"]), str(best["variant"]))
