@@ -186,6 +186,17 @@ def test_ci_and_std_match_scipy_student_t_interval() -> None:
     )
 
 
+def test_an_accuracy_interval_ends_at_one_and_an_rmse_interval_at_zero() -> None:
+    acc = pd.DataFrame({"level": "a", "repeat": [0, 1, 2], "score": [1.0, 0.9, 1.0]})
+    raw = stats.t.interval(0.95, 2, loc=acc.score.mean(), scale=stats.sem(acc.score))
+    assert raw[1] > 1.0  # Student's interval runs past a perfect score
+    row = summarize_levels(acc.assign(metric="test_accuracy"), higher_is_better=True).iloc[0]
+    assert row["ci_high"] == 1.0 and row["ci_low"] == pytest.approx(raw[0])
+    rmse = pd.DataFrame({"level": "a", "repeat": [0, 1, 2], "score": [0.01, 0.2, 0.02]})
+    row = summarize_levels(rmse.assign(metric="test_rmse"), higher_is_better=False).iloc[0]
+    assert row["ci_low"] == 0.0
+
+
 def test_ten_repeats_use_the_wilcoxon_test() -> None:
     frame = _factor({"a": 0.9, "b": 0.89}, repeats=10, selected="a")
     table = summarize_levels(frame, higher_is_better=True).set_index("level")

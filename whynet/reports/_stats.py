@@ -210,6 +210,16 @@ def _best(means: dict[str, float], higher_is_better: bool) -> str:
     return pick(finite, key=lambda k: finite[k])
 
 
+def _metric_range(metric: str) -> tuple[float, float]:
+    """The values a metric can take: an interval is cut to them."""
+    name = metric.lower()
+    if "accuracy" in name:
+        return 0.0, 1.0
+    if any(k in name for k in ("rmse", "mae", "mse")):
+        return 0.0, math.inf
+    return -math.inf, math.inf
+
+
 def _interval(values: np.ndarray, confidence: float) -> tuple[float, float, float]:
     """Standard deviation and Student t interval of the mean."""
     from scipy import stats
@@ -252,8 +262,9 @@ def summarize_levels(
         One row per level, in the order the levels first appear, with the
         columns :data:`SUMMARY_COLUMNS`: ``n`` (repeats with a score),
         ``mean``, ``std`` (sample standard deviation), ``ci_low`` /
-        ``ci_high`` (Student t interval of the mean; NaN, like ``std``, with
-        fewer than 2 repeats), ``diff`` (the mean paired difference
+        ``ci_high`` (Student t interval of the mean, cut to the metric's range:
+        an accuracy interval ends at 1; NaN, like ``std``, with fewer than 2
+        repeats), ``diff`` (the mean paired difference
         level minus reference, in metric units), ``p_value`` (paired test
         against the reference over the shared repeats; NaN for the reference
         and with fewer than 2 pairs), ``p_holm`` (Holm-corrected over the
@@ -310,12 +321,16 @@ def summarize_levels(
             reference, reason = _best(means, higher_is_better), "best mean"
 
     confidence = 1.0 - alpha
+    metric = str(frame["metric"].iloc[0]) if "metric" in frame.columns else ""
+    floor, ceiling = _metric_range(metric)
     rows: list[dict[str, Any]] = []
     tests: set[str] = set()
     pairs_seen: list[int] = []
     for level in levels:
         values = wide[level].dropna().to_numpy()
         std, low, high = _interval(values, confidence)
+        if not math.isnan(low):
+            low, high = max(low, floor), min(high, ceiling)
         diff = p = math.nan
         if level == reference:
             diff = 0.0
