@@ -494,7 +494,8 @@ def verdict(summary: pd.DataFrame, *, factor: str, metric: str, higher_is_better
     if not differ and not untested:
         name = _NAMES.get(factor, factor.replace("_", " "))
         return (
-            f"The {name} makes no difference beyond noise here: "
+            f"The {name} {'make' if name.endswith('resources') else 'makes'} no difference "
+            "beyond noise here: "
             f"{_join(same_names)} are within noise{p_same}.{weak}"
         )
     clauses = []
