@@ -278,6 +278,7 @@ def test_reference_is_the_selected_level_else_the_best_mean() -> None:
         (lambda f: pd.concat([f, f.iloc[[0]]]), "one score per level and repeat"),
         (lambda f: f.drop(columns="repeat"), "missing: repeat"),
         (lambda f: f.iloc[0:0], "empty frame"),
+        (lambda f: f.assign(metric=["test_accuracy", "test_rmse"] * 2), "one metric"),
         (lambda f: f.assign(selected=True), "only one level can be the selected"),
     ],
 )

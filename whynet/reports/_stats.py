@@ -181,6 +181,12 @@ def _check_frame(frame: pd.DataFrame, where: str) -> None:
             f"{where} summarizes one factor at a time, got several: {factors}; "
             "select one, e.g. frame[frame.factor == 'activation']"
         )
+    if "metric" in frame.columns and frame["metric"].nunique() > 1:
+        metrics = ", ".join(sorted(map(str, frame["metric"].unique())))
+        raise ValueError(
+            f"{where} compares scores of one metric, got several: {metrics}; "
+            "summarize each metric's rows on their own"
+        )
     dup = frame.duplicated(["level", "repeat"])
     if dup.any():
         first = frame[dup].iloc[0]
@@ -282,7 +288,7 @@ def summarize_levels(
 
     Raises:
         ValueError: The frame lacks a column, is empty, holds several
-            factors, holds two scores for one level and repeat, or the
+            factors or metrics, holds two scores for one level and repeat, or the
             reference is not one of its levels.
 
     Example:
