@@ -181,6 +181,12 @@ def _check_frame(frame: pd.DataFrame, where: str) -> None:
             f"{where} summarizes one factor at a time, got several: {factors}; "
             "select one, e.g. frame[frame.factor == 'activation']"
         )
+    if "metric" in frame.columns and frame["metric"].nunique() > 1:
+        metrics = ", ".join(sorted(map(str, frame["metric"].unique())))
+        raise ValueError(
+            f"{where} compares scores of one metric, got several: {metrics}; "
+            "summarize each metric's rows on their own"
+        )
     dup = frame.duplicated(["level", "repeat"])
     if dup.any():
         first = frame[dup].iloc[0]
@@ -208,6 +214,16 @@ def _best(means: dict[str, float], higher_is_better: bool) -> str:
         return next(iter(means))
     pick = max if higher_is_better else min
     return pick(finite, key=lambda k: finite[k])
+
+
+def _metric_range(metric: str) -> tuple[float, float]:
+    """The values a metric can take: an interval is cut to them."""
+    name = metric.lower()
+    if "accuracy" in name:
+        return 0.0, 1.0
+    if any(k in name for k in ("rmse", "mae", "mse")):
+        return 0.0, math.inf
+    return -math.inf, math.inf
 
 
 def _interval(values: np.ndarray, confidence: float) -> tuple[float, float, float]:
@@ -252,8 +268,9 @@ def summarize_levels(
         One row per level, in the order the levels first appear, with the
         columns :data:`SUMMARY_COLUMNS`: ``n`` (repeats with a score),
         ``mean``, ``std`` (sample standard deviation), ``ci_low`` /
-        ``ci_high`` (Student t interval of the mean; NaN, like ``std``, with
-        fewer than 2 repeats), ``diff`` (the mean paired difference
+        ``ci_high`` (Student t interval of the mean, cut to the metric's range:
+        an accuracy interval ends at 1; NaN, like ``std``, with fewer than 2
+        repeats), ``diff`` (the mean paired difference
         level minus reference, in metric units), ``p_value`` (paired test
         against the reference over the shared repeats; NaN for the reference
         and with fewer than 2 pairs), ``p_holm`` (Holm-corrected over the
@@ -271,7 +288,7 @@ def summarize_levels(
 
     Raises:
         ValueError: The frame lacks a column, is empty, holds several
-            factors, holds two scores for one level and repeat, or the
+            factors or metrics, holds two scores for one level and repeat, or the
             reference is not one of its levels.
 
     Example:
@@ -310,12 +327,16 @@ def summarize_levels(
             reference, reason = _best(means, higher_is_better), "best mean"
 
     confidence = 1.0 - alpha
+    metric = str(frame["metric"].iloc[0]) if "metric" in frame.columns else ""
+    floor, ceiling = _metric_range(metric)
     rows: list[dict[str, Any]] = []
     tests: set[str] = set()
     pairs_seen: list[int] = []
     for level in levels:
         values = wide[level].dropna().to_numpy()
         std, low, high = _interval(values, confidence)
+        if not math.isnan(low):
+            low, high = max(low, floor), min(high, ceiling)
         diff = p = math.nan
         if level == reference:
             diff = 0.0
@@ -479,7 +500,8 @@ def verdict(summary: pd.DataFrame, *, factor: str, metric: str, higher_is_better
     if not differ and not untested:
         name = _NAMES.get(factor, factor.replace("_", " "))
         return (
-            f"The {name} makes no difference beyond noise here: "
+            f"The {name} {'make' if name.endswith('resources') else 'makes'} no difference "
+            "beyond noise here: "
             f"{_join(same_names)} are within noise{p_same}.{weak}"
         )
     clauses = []
@@ -591,8 +613,22 @@ def leaderboard(frame: pd.DataFrame, *, higher_is_better: bool) -> pd.DataFrame:
     return board
 
 
+_MODEL_NAMES = {
+    "hist_gradient_boosting": "histogram gradient boosting",
+    "hgb": "histogram gradient boosting",
+    "knn": "k-nearest neighbours",
+    "k_nearest_neighbors": "k-nearest neighbours",
+    "k_nearest_neighbours": "k-nearest neighbours",
+    "naive_bayes": "Gaussian naive Bayes",
+    "gaussian_nb": "Gaussian naive Bayes",
+    "svm": "SVM (RBF)",
+    "svc": "SVM (RBF)",
+    "svr": "SVM (RBF)",
+}
+
+
 def _display(model: str, variant: str) -> str:
-    name = model.replace("_", " ")
+    name = _MODEL_NAMES.get(model, model.replace("_", " "))
     return f"{name} ({variant})" if variant else name
 
 
@@ -643,10 +679,10 @@ def beats_simpler(leaderboard: pd.DataFrame, *, higher_is_better: bool) -> str:
     )
 
     def score(row: dict[str, Any]) -> str:
-        digits = ".3f" if _is_accuracy(metric) else ".4g"
+        digits, spread = (".3f", ".3f") if _is_accuracy(metric) else (".4g", ".2g")
         text = f"{row['mean']:{digits}}"
         if not math.isnan(float(row["std"])):
-            text += f" ± {row['std']:{digits}}"
+            text += f" ± {row['std']:{spread}}"
         return text
 
     name = _display(str(best["model"]), str(best["variant"]))
