@@ -149,6 +149,12 @@ def test_resume_skips_completed_studies_and_finishes_interrupted_ones(tmp_path: 
     )
     assert fits == ["decision_tree (tuned)", "knn (tuned)"]
     assert set(more.loc[more["variant"] == "tuned", "tuning_trials"]) == {3}
+    # The tuning time counts the earlier trials of the resumed study too.
+    tuned = more["variant"] == "tuned"
+    assert (
+        more.loc[tuned, "tuning_seconds"].to_numpy()
+        >= first.loc[first["variant"] == "tuned", "tuning_seconds"].to_numpy()
+    ).all()
     study = optuna.load_study(
         study_name=tuned_study_name("resume", "knn", 0), storage=make_storage(storage)
     )

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -209,13 +208,12 @@ def _tune(
     from optuna.trial import TrialState
 
     study.sampler = optuna.samplers.TPESampler(seed=rep.seed, n_startup_trials=n_startup)
-    start = time.perf_counter()
 
     def complete() -> int:
         return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
     failures = 0
-    while complete() < trials:
+    while complete() < trials and failures < max(3, trials):
         raise_if_requested()
         trial = study.ask()
         try:
@@ -229,15 +227,20 @@ def _tune(
             trial.set_user_attr("error", f"{type(error).__name__}: {error}"[:500])
             study.tell(trial, state=TrialState.FAIL)
             failures += 1
-            if failures >= max(3, trials):
-                break
             continue
         if not math.isfinite(val_score):
+            trial.set_user_attr("error", f"non-finite validation score {val_score}")
             study.tell(trial, state=TrialState.FAIL)
             failures += 1
             continue
         study.tell(trial, val_score)
-    return complete(), time.perf_counter() - start
+    # Summed over the trials, so that a resumed study counts its earlier ones too.
+    seconds = sum(
+        (t.datetime_complete - t.datetime_start).total_seconds()
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+        if t.datetime_start is not None and t.datetime_complete is not None
+    )
+    return complete(), float(seconds)
 
 
 def run_baselines(
