@@ -242,3 +242,17 @@ def test_trainer_fits_on_one_thread_by_default() -> None:
         assert threads() == outside
     with pytest.raises(ConfigError, match="`threads` must be 1 or more"):
         SklearnTrainer(threads=0)
+
+
+def test_importing_the_baselines_imports_no_framework() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, whynet.reports._baselines, whynet.trainers\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'mlflow', 'sklearn', 'matplotlib')"
+        " if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
