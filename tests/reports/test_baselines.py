@@ -98,6 +98,18 @@ def test_tuning_objective_is_the_validation_score(run: tuple) -> None:
             row = frame[(frame["level"] == f"{name} (tuned)") & (frame["repeat"] == repeat)]
             assert json.loads(row["params"].iloc[0]) == study.best_trial.params
             assert row["val_score"].iloc[0] == pytest.approx(study.best_value)
+        hgb = optuna.load_study(
+            study_name=tuned_study_name("t", "hist_gradient_boosting", repeat),
+            storage=optuna_storage,
+        )
+        row = frame[
+            (frame["level"] == "hist_gradient_boosting (tuned)") & (frame["repeat"] == repeat)
+        ]
+        # The refit uses the best trial's params plus the space's fixed choices.
+        assert json.loads(row["params"].iloc[0]) == {
+            **hgb.best_trial.params,
+            "early_stopping": True,
+        }
 
 
 def test_resume_skips_completed_studies_and_finishes_interrupted_ones(tmp_path: Path) -> None:
@@ -137,6 +149,12 @@ def test_resume_skips_completed_studies_and_finishes_interrupted_ones(tmp_path: 
     )
     assert fits == ["decision_tree (tuned)", "knn (tuned)"]
     assert set(more.loc[more["variant"] == "tuned", "tuning_trials"]) == {3}
+    # The tuning time counts the earlier trials of the resumed study too.
+    tuned = more["variant"] == "tuned"
+    assert (
+        more.loc[tuned, "tuning_seconds"].to_numpy()
+        >= first.loc[first["variant"] == "tuned", "tuning_seconds"].to_numpy()
+    ).all()
     study = optuna.load_study(
         study_name=tuned_study_name("resume", "knn", 0), storage=make_storage(storage)
     )
@@ -209,3 +227,32 @@ def test_trainer_caps_neighbours_at_the_training_rows() -> None:
     model, val_accuracy, seconds = SklearnTrainer().fit("knn", {"n_neighbors": 500}, data, seed=0)
     assert model.n_neighbors == len(data.train) and 0.0 <= val_accuracy <= 1.0 and seconds > 0
     assert not hasattr(data, "test")
+
+
+def test_trainer_fits_on_one_thread_by_default() -> None:
+    from threadpoolctl import threadpool_info
+
+    def threads() -> list[int]:
+        return [info["num_threads"] for info in threadpool_info()]
+
+    outside = threads()
+    with SklearnTrainer()._limits():
+        assert set(threads()) == {1}
+    with SklearnTrainer(threads=None)._limits():
+        assert threads() == outside
+    with pytest.raises(ConfigError, match="`threads` must be 1 or more"):
+        SklearnTrainer(threads=0)
+
+
+def test_importing_the_baselines_imports_no_framework() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, whynet.reports._baselines, whynet.trainers\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'mlflow', 'sklearn', 'matplotlib')"
+        " if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

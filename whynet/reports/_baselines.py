@@ -17,15 +17,14 @@ re-run (after Ctrl-C, say) resumes: a completed study is neither tuned nor
 fitted again, and an interrupted one adds only its missing trials. The dummy
 floor has nothing to tune and only has a default row.
 
-Fits run in this process, one after another; each estimator uses
-scikit-learn's default of one core (``n_jobs`` unset).
+Fits run in this process, one after another, with scikit-learn's threading
+defaults (``n_jobs`` unset; gradient boosting uses its OpenMP threads).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -64,6 +63,9 @@ COLUMNS = (
 """The columns of the frame :func:`run_baselines` returns (the long schema first)."""
 
 _ROWS_ATTR = "whynet_baseline_rows"
+# Kernel SVMs fit in time that grows with the square of the training rows.
+_QUADRATIC = ("svm",)
+_MANY_ROWS = 20_000
 
 
 def tuned_study_name(study_prefix: str, model: str, repeat: int) -> str:
@@ -112,6 +114,7 @@ class _Repeat:
 
 def _row(
     rep: _Repeat,
+    trainer: SklearnTrainer,
     *,
     model: str,
     variant: str,
@@ -124,7 +127,6 @@ def _row(
     study: str,
 ) -> dict[str, Any]:
     metric, _, _ = _metric(rep.task)
-    trainer = SklearnTrainer()
     # The test split is used here, once, after everything is chosen.
     score = trainer.score(estimator, rep.test, task=rep.task)
     return {
@@ -193,21 +195,25 @@ def _open(storage: Any, name: str, rep: _Repeat, *, maximize: bool, model: str) 
 
 
 def _tune(
-    study: Any, model: str, rep: _Repeat, *, trials: int, n_startup: int
+    study: Any,
+    model: str,
+    rep: _Repeat,
+    trainer: SklearnTrainer,
+    *,
+    trials: int,
+    n_startup: int,
 ) -> tuple[int, float]:
     """Add trials until ``trials`` are complete; return (complete trials, seconds)."""
     import optuna
     from optuna.trial import TrialState
 
-    trainer = SklearnTrainer()
     study.sampler = optuna.samplers.TPESampler(seed=rep.seed, n_startup_trials=n_startup)
-    start = time.perf_counter()
 
     def complete() -> int:
         return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
     failures = 0
-    while complete() < trials:
+    while complete() < trials and failures < max(3, trials):
         raise_if_requested()
         trial = study.ask()
         try:
@@ -221,15 +227,20 @@ def _tune(
             trial.set_user_attr("error", f"{type(error).__name__}: {error}"[:500])
             study.tell(trial, state=TrialState.FAIL)
             failures += 1
-            if failures >= max(3, trials):
-                break
             continue
         if not math.isfinite(val_score):
+            trial.set_user_attr("error", f"non-finite validation score {val_score}")
             study.tell(trial, state=TrialState.FAIL)
             failures += 1
             continue
         study.tell(trial, val_score)
-    return complete(), time.perf_counter() - start
+    # Summed over the trials, so that a resumed study counts its earlier ones too.
+    seconds = sum(
+        (t.datetime_complete - t.datetime_start).total_seconds()
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+        if t.datetime_start is not None and t.datetime_complete is not None
+    )
+    return complete(), float(seconds)
 
 
 def run_baselines(
@@ -242,6 +253,7 @@ def run_baselines(
     study_prefix: str,
     on_fit: Callable[[dict[str, Any]], None] | None = None,
     progress: Callable[[str], None] | None = None,
+    threads: int | None = 1,
 ) -> pd.DataFrame:
     """Fit and tune the classical models on each repeat's split.
 
@@ -259,6 +271,9 @@ def run_baselines(
         on_fit: Called after each new fit with its row (not for rows that a
             completed study already held).
         progress: Called with a short line of text per step.
+        threads: Threads per fit (OpenMP and BLAS): one by default, so that
+            every model is timed on one core; ``None`` keeps scikit-learn's
+            defaults (see :class:`~whynet.trainers._sklearn.SklearnTrainer`).
 
     Returns:
         A pandas DataFrame in the long schema (:data:`COLUMNS`), one row per
@@ -307,7 +322,15 @@ def run_baselines(
     if reps[0].dataset.spec.is_image:
         shape = "x".join(str(s) for s in reps[0].dataset.spec.input_shape)
         notes.append(f"Images ({shape}) were flattened to rows of pixels for the classical models.")
-    trainer = SklearnTrainer()
+    n_train = reps[0].dataset.spec.n_train
+    slow = [n for n in names if n in _QUADRATIC]
+    if n_train > _MANY_ROWS and slow:
+        notes.append(
+            f"{' and '.join(slow)} fit in time that grows with the square of the training "
+            f"rows ({n_train:,} here); leave {' and '.join(slow)} out of `models` to save time."
+        )
+        say(notes[-1])
+    trainer = SklearnTrainer(threads=threads)
     rows: list[dict[str, Any]] = []
     previous = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -326,6 +349,7 @@ def run_baselines(
                     )
                     default_row = _row(
                         rep,
+                        trainer,
                         model=name,
                         variant="default",
                         params={},
@@ -357,19 +381,23 @@ def run_baselines(
                     f"on {val_metric}"
                 )
                 done, tuning_seconds = _tune(
-                    study, name, rep, trials=int(trials_per_model), n_startup=n_startup
+                    study, name, rep, trainer, trials=int(trials_per_model), n_startup=n_startup
                 )
                 if done == 0:
                     notes.append(
                         f"{name}, repeat {rep.repeat}: every tuning trial failed; no tuned row."
                     )
                     continue
-                params = dict(study.best_trial.params)
+                # The space again, so that fixed choices (not Optuna params) come back too.
+                params = CLASSICAL_MODELS[name].space(
+                    optuna.trial.FixedTrial(dict(study.best_trial.params)), rep.task
+                )
                 estimator, val_score, seconds = trainer.fit(
                     name, params, rep.training, seed=rep.seed
                 )
                 tuned_row = _row(
                     rep,
+                    trainer,
                     model=name,
                     variant="tuned",
                     params=params,
@@ -407,6 +435,7 @@ def run_baselines(
                 f"scored once on the test split; {repeats} repeated splits shared by every model."
             ),
             "notes": notes,
+            "threads": threads,
         }
     )
     return frame
