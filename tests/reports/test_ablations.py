@@ -107,7 +107,7 @@ def test_budgets_cap_epochs_add_levels_and_reject_unknown_names() -> None:
     assert {lv.params.epochs for f in full for lv in f.levels} == {50}
     full_acts = [lv.label for lv in full[0].levels]
     assert len(full_acts) > len(small[0].levels) and "selu" in full_acts
-    with pytest.raises(ConfigError, match="invalid budget 'huge'.*small, medium, full"):
+    with pytest.raises(ConfigError, match=r"invalid budget 'huge'.*small, medium, full"):
         plan_factors(spec, long, budget="huge")
 
 
@@ -349,3 +349,69 @@ def test_network_repeats_give_the_leaderboard_row(tmp_path: Path) -> None:
     assert list(table["seed"]) == [2, 3]
     assert list(table["split_id"]) == [repeat_dataset(config, r)[1] for r in (0, 1)]
     assert (table["predict_seconds_per_1k"] > 0).all() and (table["n_params"] > 0).all()
+
+
+_CHILD = """
+import sys, time
+from whynet.config import RunConfig
+from whynet.reports._ablations import Factor, Level, run_ablations
+from whynet.spaces import TrialParams
+
+class Hangs:
+    def fit(self, params, data, *, report, seed):
+        print("fitting", flush=True)
+        time.sleep(600)
+
+    def release(self):
+        pass
+
+config = RunConfig(data={"source": "iris"}, training={"max_epochs": 1})
+factor = Factor("activation", (Level("relu", TrialParams(epochs=1), selected=True),))
+run_ablations(config, TrialParams(epochs=1), factors=[factor], repeats=1,
+              storage=sys.argv[1], study_prefix="k", trainer_factory=lambda c: Hangs())
+"""
+
+
+def test_a_killed_run_leaves_a_stale_cell_that_the_next_run_trains(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import optuna
+
+    from whynet.search._factories import make_storage
+
+    storage = str(tmp_path / "explain.log")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, storage], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "fitting"
+    finally:
+        child.kill()  # SIGKILL: nothing is cleaned up
+        child.wait(timeout=30)
+    study = optuna.load_study(study_name="k-ablation-activation", storage=make_storage(storage))
+    assert [t.state.name for t in study.trials] == ["RUNNING"]
+
+    config = RunConfig(data={"source": "iris"}, training={"max_epochs": 1})
+    factor = Factor("activation", (Level("relu", TrialParams(epochs=1), selected=True),))
+    trainer = _Diverges()
+    table = run_ablations(
+        config,
+        TrialParams(epochs=1),
+        factors=[factor],
+        repeats=1,
+        storage=storage,
+        study_prefix="k",
+        trainer_factory=lambda c: trainer,
+    )
+    assert trainer.calls == 1 and len(table) == 1
+    trials = optuna.load_study(
+        study_name="k-ablation-activation", storage=make_storage(storage)
+    ).trials
+    assert [(t.state.name, t.user_attrs.get("fail_reason")) for t in trials] == [
+        ("FAIL", "stale"),
+        ("FAIL", "nan_loss"),
+    ]
