@@ -61,7 +61,7 @@ def test_plan_for_tabular_data_has_no_cnn_and_says_so() -> None:
     assert reg["l2 0.001"].selected and reg["l2 0.001"].params.l2 == 1e-3  # its own strength
     assert reg["l1 0.0001"].params.l1 == 1e-4 and reg["l1 0.0001"].params.l2 == 0.0
     assert reg["dropout 0.2"].params.dropout == 0.2
-    assert [lv.label for lv in by_name["learning_rate"].levels] == ["0.001", "0.01", "0.1", "0.02"]
+    assert [lv.label for lv in by_name["learning_rate"].levels] == ["0.001", "0.01", "0.02", "0.1"]
     # iris has 90 training rows: a batch of 128 or 512 is the whole training set.
     assert spec.n_train < 128
     assert [lv.label for lv in by_name["batch_size"].levels] == ["32", str(spec.n_train)]
@@ -231,10 +231,16 @@ def test_ablation_is_paired_uses_no_test_rows_and_resumes(tmp_path: Path) -> Non
         "interrupted"
     ]
 
-    # Resuming trains only the six cells left, the interrupted one included.
+    # Resuming trains only the cells left, the interrupted one included; the
+    # selected configuration (relu = 100%) is one fit per repeat, shared.
     second = _Recording(config)
     table = run(second)
-    assert len(second.calls) == 6 and len(fitted) == 8
+    assert len(second.calls) == 4 and len(fitted) == 8
+    full_rows = table[(table["factor"] == "train_size") & (table["level"] == "100%")]
+    relu_rows = table[(table["factor"] == "activation") & (table["level"] == "relu")]
+    assert list(full_rows["shared_fit"]) == ["activation=relu"] * 2
+    assert list(full_rows["score"]) == list(relu_rows["score"])
+    assert set(relu_rows["shared_fit"]) == {""}
     assert list(table.columns[: len(COLUMNS)]) == list(COLUMNS)
     assert len(table) == 8
     assert set(table["group"]) == {"ablation"} and set(table["metric"]) == {"test_accuracy"}

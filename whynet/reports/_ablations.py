@@ -259,6 +259,7 @@ def plan_factors(spec: DatasetSpec, selected: TrialParams, *, budget: str) -> Fa
     rates = sorted(set(_LEARNING_RATES) | (set(_LEARNING_RATES_FULL) if chosen.extended else set()))
     levels = [Level(_number(lr), replace(base, learning_rate=lr)) for lr in rates]
     levels = _with_selected(levels, base, _number(base.learning_rate))
+    levels.sort(key=lambda level: level.params.learning_rate)
     factors.append(Factor("learning_rate", tuple(levels)))
 
     # Batch size, capped at the training set (a larger batch is the whole set).
@@ -267,6 +268,7 @@ def plan_factors(spec: DatasetSpec, selected: TrialParams, *, budget: str) -> Fa
     capped = sorted({min(b, n_train) for b in sizes})
     levels = [Level(str(b), replace(base, batch_size=b)) for b in capped]
     levels = _with_selected(levels, base, str(base.batch_size))
+    levels.sort(key=lambda level: level.params.batch_size)
     if any(b > n_train for b in sizes):
         notes.append(
             f"batch_size: levels above the {n_train} training rows are measured as {n_train} "
@@ -562,8 +564,24 @@ def fit_cell(
         "samples_per_second": n_train * result.epochs_run / fit_s if fit_s > 0 else math.nan,
         "n_train": n_train,
         "device": str(result.device),
+        "shared_fit": "",
     }
 
+
+_MEASURES = (
+    "score",
+    "metric",
+    "val_score",
+    "fit_seconds",
+    "predict_seconds_per_1k",
+    "n_params",
+    "best_epoch",
+    "epochs_run",
+    "seconds_to_best",
+    "samples_per_second",
+    "n_train",
+    "device",
+)
 
 RepeatData = Callable[[int], tuple[Any, str]]
 
@@ -760,6 +778,11 @@ def run_ablations(
     anew). A fit whose training fails (a NaN loss at a high learning rate) is
     a result too: its row has a NaN score and ``status`` ``failed: <reason>``.
 
+    The selected configuration is a level of every factor; with the same
+    parameters, seed and split it is trained once per repeat and its result
+    shared by those levels (column ``shared_fit`` names the cell that
+    trained it; empty for a cell's own fit).
+
     Repeat ``r`` trains with seed ``config.seed + r`` on the split of
     :func:`whynet.reports._repeats.repeat_dataset`; ``train_size`` levels
     train on a seeded subset of that training split. Fits run in this
@@ -783,7 +806,7 @@ def run_ablations(
         The long results frame (group ``ablation``), with extra columns
         ``split_id``, ``train_fraction``, ``n_train``, ``best_epoch``,
         ``epochs_run``, ``seconds_to_best``, ``samples_per_second``,
-        ``device``, ``status`` and ``trial``. ``.attrs`` holds ``repeats``,
+        ``device``, ``shared_fit``, ``status`` and ``trial``. ``.attrs`` holds ``repeats``,
         ``studies`` and ``notes``.
 
     Raises:
@@ -797,7 +820,17 @@ def run_ablations(
     trainer = (trainer_factory or _default_trainer)(config)
     repeat_data = _repeat_loader(config)
 
+    # The selected configuration is a level of every factor: with the same
+    # parameters, seed and split it is one fit, trained once and shared.
+    shared: dict[str, dict[str, Any]] = {}
+
+    def same_fit(level: Level, r: int) -> str:
+        return json.dumps([level.params.to_dict(), level.train_fraction, r], sort_keys=True)
+
     def fit(level: Level, r: int, dataset: Any) -> dict[str, Any]:
+        known = shared.get(same_fit(level, r))
+        if known is not None:
+            return dict(known)
         return fit_cell(
             trainer,
             level.params,
@@ -811,7 +844,7 @@ def run_ablations(
     for factor in factors:
         name = f"{study_prefix}-ablation-{factor.name}"
         studies.append(name)
-        rows += run_factor(
+        got = run_factor(
             config,
             factor,
             group="ablation",
@@ -823,6 +856,16 @@ def run_ablations(
             on_fit=on_fit,
             progress=progress,
         )
+        by_label = {level.label: level for level in factor.levels}
+        for row in got:
+            key = same_fit(by_label[row["level"]], int(row["repeat"]))
+            if row.get("status") == "ok" and key not in shared:
+                measures = {k: row[k] for k in _MEASURES if k in row}
+                shared[key] = {
+                    **measures,
+                    "shared_fit": row.get("shared_fit") or (f"{factor.name}={row['level']}"),
+                }
+        rows += got
     table = frame(rows)
     table.attrs.update(
         repeats=repeats,
