@@ -332,12 +332,17 @@ def test_a_failed_fit_is_a_result_and_is_not_retried(tmp_path: Path) -> None:
     assert trainer.calls == 1
     row = table.iloc[0]
     assert math.isnan(row["score"]) and row["status"] == "failed: nan_loss"
+    assert table.attrs["failed"] == 1
     run_ablations(config, SELECTED, **kwargs)
     assert trainer.calls == 1
 
 
 def test_network_repeats_give_the_leaderboard_row(tmp_path: Path) -> None:
-    config = RunConfig(seed=2, data={"source": "iris"}, training={"max_epochs": 1})
+    config = RunConfig(
+        seed=2,
+        data={"source": "synthetic_regression", "n_samples": 200, "n_features": 5},
+        training={"max_epochs": 1},
+    )
     params = TrialParams(units=(8,), epochs=1)
     seen: list[dict[str, Any]] = []
     table = run_network_repeats(
@@ -355,6 +360,17 @@ def test_network_repeats_give_the_leaderboard_row(tmp_path: Path) -> None:
     assert list(table["seed"]) == [2, 3]
     assert list(table["split_id"]) == [repeat_dataset(config, r)[1] for r in (0, 1)]
     assert (table["predict_seconds_per_1k"] > 0).all() and (table["n_params"] > 0).all()
+    # Regression: the test RMSE, and a study that minimizes the validation RMSE.
+    assert set(table["metric"]) == {"test_rmse"} and (table["score"] > 0).all()
+    import optuna
+
+    from whynet.search._factories import make_storage
+
+    study = optuna.load_study(
+        study_name="n-baseline-network", storage=make_storage(str(tmp_path / "explain.log"))
+    )
+    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+    assert sorted(t.value for t in study.trials) == sorted(table["val_score"])
 
 
 _CHILD = """

@@ -48,6 +48,7 @@ __all__ = [
     "Level",
     "get_budget",
     "plan_factors",
+    "planned_fits",
     "run_ablations",
     "run_network_repeats",
     "subset_train",
@@ -756,6 +757,27 @@ def frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return table
 
 
+def planned_fits(factors: Sequence[Factor], repeats: int) -> int:
+    """How many fits :func:`run_ablations` trains from scratch (for a progress bar).
+
+    The selected configuration, a level of every factor, counts once per repeat.
+
+    Example:
+        >>> base = TrialParams()
+        >>> factors = [Factor("a", (Level("x", base, selected=True),
+        ...     Level("y", TrialParams(activation="tanh")))),
+        ...     Factor("b", (Level("z", base, selected=True),))]
+        >>> planned_fits(factors, repeats=3)
+        6
+    """
+    distinct = {
+        json.dumps([level.params.to_dict(), level.train_fraction], sort_keys=True)
+        for factor in factors
+        for level in factor.levels
+    }
+    return len(distinct) * repeats
+
+
 def run_ablations(
     config: RunConfig,
     selected: TrialParams,
@@ -807,7 +829,8 @@ def run_ablations(
         ``split_id``, ``train_fraction``, ``n_train``, ``best_epoch``,
         ``epochs_run``, ``seconds_to_best``, ``samples_per_second``,
         ``device``, ``shared_fit``, ``status`` and ``trial``. ``.attrs`` holds ``repeats``,
-        ``studies`` and ``notes``.
+        ``studies``, ``notes`` (e.g. why a factor was not measured),
+        ``selected`` and ``failed`` (fits whose training failed).
 
     Raises:
         ConfigError: If ``repeats`` is below 1.
@@ -872,6 +895,7 @@ def run_ablations(
         studies=studies,
         notes=list(getattr(factors, "notes", ())),
         selected=selected.to_dict(),
+        failed=int((table["status"] != "ok").sum()) if "status" in table else 0,
     )
     return table
 
