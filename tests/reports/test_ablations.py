@@ -319,7 +319,7 @@ class _Diverges:
 def test_a_failed_fit_is_a_result_and_is_not_retried(tmp_path: Path) -> None:
     config = RunConfig(data={"source": "iris"}, training={"max_epochs": 1})
     factor = Factor("learning_rate", (Level("0.1", SELECTED, selected=True),))
-    storage = str(tmp_path / "explain.log")
+    storage = f"sqlite:///{tmp_path / 'explain.db'}"  # an RDB storage keeps the NaN row too
     trainer = _Diverges()
     kwargs: dict[str, Any] = dict(
         factors=[factor],
