@@ -107,6 +107,11 @@ def test_budgets_cap_epochs_add_levels_and_reject_unknown_names() -> None:
     assert {lv.params.epochs for f in full for lv in f.levels} == {50}
     full_acts = [lv.label for lv in full[0].levels]
     assert len(full_acts) > len(small[0].levels) and "selu" in full_acts
+    # A selected value shown like a usual level is that level, exactly.
+    close = TrialParams(learning_rate=0.0100003, epochs=10)
+    rates = {f.name: f for f in plan_factors(spec, close, budget="small")}["learning_rate"]
+    assert [lv.label for lv in rates.levels] == ["0.001", "0.01", "0.1"]
+    assert rates.levels[1].selected and rates.levels[1].params == close
     with pytest.raises(ConfigError, match=r"invalid budget 'huge'.*small, medium, full"):
         plan_factors(spec, long, budget="huge")
 

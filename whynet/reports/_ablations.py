@@ -182,9 +182,15 @@ def _number(value: float) -> str:
 
 
 def _with_selected(levels: list[Level], base: TrialParams, label: str) -> list[Level]:
-    """Mark the selected configuration's level, adding it when it is not listed."""
+    """Mark the selected configuration's level, adding it when it is not listed.
+
+    A listed level shown like the selected value (``0.01`` for a selected
+    0.0100003) becomes exactly the selected configuration.
+    """
     if any(level.label == label for level in levels):
-        return [replace(level, selected=level.label == label) for level in levels]
+        return [
+            Level(label, base, selected=True) if level.label == label else level for level in levels
+        ]
     return [*levels, Level(label, base, selected=True)]
 
 
