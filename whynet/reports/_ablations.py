@@ -653,12 +653,12 @@ def run_factor(
             f"{factor.name}: resuming study {study_name!r}: {reused} of {len(cells)} fits "
             "already done."
         )
-    new_rows = 0
     for label, r in cells:
         if (label, r) in done or (label, r) in running:
             continue
         level = by_label[label]
         seed = int(config.seed) + r
+        dataset, split = repeat_data(r)  # before the trial: a data error leaves none behind
         sampler.next_cell = (label, r)
         trial = study.ask()
         sampler.next_cell = None
@@ -676,7 +676,6 @@ def run_factor(
             ("level", label),
         ):
             trial.set_user_attr(name, value)
-        dataset, split = repeat_data(r)
         row: dict[str, Any] = {
             "group": group,
             "factor": factor.name,
@@ -706,10 +705,13 @@ def run_factor(
             trial.set_user_attr("fail_reason", exc.reason)
             study.tell(trial, state=TrialState.FAIL)
             say(f"{factor.name} = {label}, repeat {r + 1}/{repeats}: failed ({exc}).")
-        except BaseException:
+        except BaseException as exc:
             from whynet.search._loop import fail_running_trial
 
-            fail_running_trial(study, trial._trial_id, "interrupted")
+            # The cell has no row, so the next run trains it again.
+            stopped = isinstance(exc, KeyboardInterrupt | SystemExit)
+            reason = "interrupted" if stopped else f"error: {type(exc).__name__}"
+            fail_running_trial(study, trial._trial_id, reason)
             raise
         else:
             row.update(measures, status="ok")
@@ -721,7 +723,6 @@ def run_factor(
                 f"{row['fit_seconds']:.1f} s)."
             )
         done[(label, r)] = row
-        new_rows += 1
         if on_fit is not None:
             on_fit(dict(row))
     if running:
