@@ -48,3 +48,11 @@ def test_compute_measures_time_to_best_throughput_and_accuracy(tmp_path: Path) -
         config, params, repeats=1, storage=storage, study_prefix="c", on_fit=seen.append
     )
     assert len(seen) == len(table) and again["score"].equals(table["score"])
+
+
+def test_throughput_leaves_out_the_first_epoch_that_builds_the_model() -> None:
+    from whynet.reports._ablations import _throughput
+
+    # 100 rows; the first epoch ends at 5 s (building, tracing), then 1 s each.
+    assert _throughput(100, [5.0, 6.0, 7.0], 7.5) == 100.0
+    assert _throughput(100, [2.0], 2.0) == 50.0  # one epoch: over the whole fit
