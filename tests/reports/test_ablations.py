@@ -61,7 +61,7 @@ def test_plan_for_tabular_data_has_no_cnn_and_says_so() -> None:
     assert reg["l2 0.001"].selected and reg["l2 0.001"].params.l2 == 1e-3  # its own strength
     assert reg["l1 0.0001"].params.l1 == 1e-4 and reg["l1 0.0001"].params.l2 == 0.0
     assert reg["dropout 0.2"].params.dropout == 0.2
-    assert [lv.label for lv in by_name["learning_rate"].levels] == ["0.001", "0.01", "0.1", "0.02"]
+    assert [lv.label for lv in by_name["learning_rate"].levels] == ["0.001", "0.01", "0.02", "0.1"]
     # iris has 90 training rows: a batch of 128 or 512 is the whole training set.
     assert spec.n_train < 128
     assert [lv.label for lv in by_name["batch_size"].levels] == ["32", str(spec.n_train)]
@@ -107,7 +107,12 @@ def test_budgets_cap_epochs_add_levels_and_reject_unknown_names() -> None:
     assert {lv.params.epochs for f in full for lv in f.levels} == {50}
     full_acts = [lv.label for lv in full[0].levels]
     assert len(full_acts) > len(small[0].levels) and "selu" in full_acts
-    with pytest.raises(ConfigError, match="invalid budget 'huge'.*small, medium, full"):
+    # A selected value shown like a usual level is that level, exactly.
+    close = TrialParams(learning_rate=0.0100003, epochs=10)
+    rates = {f.name: f for f in plan_factors(spec, close, budget="small")}["learning_rate"]
+    assert [lv.label for lv in rates.levels] == ["0.001", "0.01", "0.1"]
+    assert rates.levels[1].selected and rates.levels[1].params == close
+    with pytest.raises(ConfigError, match=r"invalid budget 'huge'.*small, medium, full"):
         plan_factors(spec, long, budget="huge")
 
 
@@ -231,10 +236,16 @@ def test_ablation_is_paired_uses_no_test_rows_and_resumes(tmp_path: Path) -> Non
         "interrupted"
     ]
 
-    # Resuming trains only the six cells left, the interrupted one included.
+    # Resuming trains only the cells left, the interrupted one included; the
+    # selected configuration (relu = 100%) is one fit per repeat, shared.
     second = _Recording(config)
     table = run(second)
-    assert len(second.calls) == 6 and len(fitted) == 8
+    assert len(second.calls) == 4 and len(fitted) == 8
+    full_rows = table[(table["factor"] == "train_size") & (table["level"] == "100%")]
+    relu_rows = table[(table["factor"] == "activation") & (table["level"] == "relu")]
+    assert list(full_rows["shared_fit"]) == ["activation=relu"] * 2
+    assert list(full_rows["score"]) == list(relu_rows["score"])
+    assert set(relu_rows["shared_fit"]) == {""}
     assert list(table.columns[: len(COLUMNS)]) == list(COLUMNS)
     assert len(table) == 8
     assert set(table["group"]) == {"ablation"} and set(table["metric"]) == {"test_accuracy"}
@@ -313,7 +324,7 @@ class _Diverges:
 def test_a_failed_fit_is_a_result_and_is_not_retried(tmp_path: Path) -> None:
     config = RunConfig(data={"source": "iris"}, training={"max_epochs": 1})
     factor = Factor("learning_rate", (Level("0.1", SELECTED, selected=True),))
-    storage = str(tmp_path / "explain.log")
+    storage = f"sqlite:///{tmp_path / 'explain.db'}"  # an RDB storage keeps the NaN row too
     trainer = _Diverges()
     kwargs: dict[str, Any] = dict(
         factors=[factor],
@@ -326,12 +337,17 @@ def test_a_failed_fit_is_a_result_and_is_not_retried(tmp_path: Path) -> None:
     assert trainer.calls == 1
     row = table.iloc[0]
     assert math.isnan(row["score"]) and row["status"] == "failed: nan_loss"
+    assert table.attrs["failed"] == 1
     run_ablations(config, SELECTED, **kwargs)
     assert trainer.calls == 1
 
 
 def test_network_repeats_give_the_leaderboard_row(tmp_path: Path) -> None:
-    config = RunConfig(seed=2, data={"source": "iris"}, training={"max_epochs": 1})
+    config = RunConfig(
+        seed=2,
+        data={"source": "synthetic_regression", "n_samples": 200, "n_features": 5},
+        training={"max_epochs": 1},
+    )
     params = TrialParams(units=(8,), epochs=1)
     seen: list[dict[str, Any]] = []
     table = run_network_repeats(
@@ -349,3 +365,80 @@ def test_network_repeats_give_the_leaderboard_row(tmp_path: Path) -> None:
     assert list(table["seed"]) == [2, 3]
     assert list(table["split_id"]) == [repeat_dataset(config, r)[1] for r in (0, 1)]
     assert (table["predict_seconds_per_1k"] > 0).all() and (table["n_params"] > 0).all()
+    # Regression: the test RMSE, and a study that minimizes the validation RMSE.
+    assert set(table["metric"]) == {"test_rmse"} and (table["score"] > 0).all()
+    import optuna
+
+    from whynet.search._factories import make_storage
+
+    study = optuna.load_study(
+        study_name="n-baseline-network", storage=make_storage(str(tmp_path / "explain.log"))
+    )
+    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+    assert sorted(t.value for t in study.trials) == sorted(table["val_score"])
+
+
+_CHILD = """
+import sys, time
+from whynet.config import RunConfig
+from whynet.reports._ablations import Factor, Level, run_ablations
+from whynet.spaces import TrialParams
+
+class Hangs:
+    def fit(self, params, data, *, report, seed):
+        print("fitting", flush=True)
+        time.sleep(600)
+
+    def release(self):
+        pass
+
+config = RunConfig(data={"source": "iris"}, training={"max_epochs": 1})
+factor = Factor("activation", (Level("relu", TrialParams(epochs=1), selected=True),))
+run_ablations(config, TrialParams(epochs=1), factors=[factor], repeats=1,
+              storage=sys.argv[1], study_prefix="k", trainer_factory=lambda c: Hangs())
+"""
+
+
+def test_a_killed_run_leaves_a_stale_cell_that_the_next_run_trains(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import optuna
+
+    from whynet.search._factories import make_storage
+
+    storage = str(tmp_path / "explain.log")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, storage], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "fitting"
+    finally:
+        child.kill()  # SIGKILL: nothing is cleaned up
+        child.wait(timeout=30)
+    study = optuna.load_study(study_name="k-ablation-activation", storage=make_storage(storage))
+    assert [t.state.name for t in study.trials] == ["RUNNING"]
+
+    config = RunConfig(data={"source": "iris"}, training={"max_epochs": 1})
+    factor = Factor("activation", (Level("relu", TrialParams(epochs=1), selected=True),))
+    trainer = _Diverges()
+    table = run_ablations(
+        config,
+        TrialParams(epochs=1),
+        factors=[factor],
+        repeats=1,
+        storage=storage,
+        study_prefix="k",
+        trainer_factory=lambda c: trainer,
+    )
+    assert trainer.calls == 1 and len(table) == 1
+    trials = optuna.load_study(
+        study_name="k-ablation-activation", storage=make_storage(storage)
+    ).trials
+    assert [(t.state.name, t.user_attrs.get("fail_reason")) for t in trials] == [
+        ("FAIL", "stale"),
+        ("FAIL", "nan_loss"),
+    ]

@@ -48,6 +48,7 @@ __all__ = [
     "Level",
     "get_budget",
     "plan_factors",
+    "planned_fits",
     "run_ablations",
     "run_network_repeats",
     "subset_train",
@@ -181,9 +182,15 @@ def _number(value: float) -> str:
 
 
 def _with_selected(levels: list[Level], base: TrialParams, label: str) -> list[Level]:
-    """Mark the selected configuration's level, adding it when it is not listed."""
+    """Mark the selected configuration's level, adding it when it is not listed.
+
+    A listed level shown like the selected value (``0.01`` for a selected
+    0.0100003) becomes exactly the selected configuration.
+    """
     if any(level.label == label for level in levels):
-        return [replace(level, selected=level.label == label) for level in levels]
+        return [
+            Level(label, base, selected=True) if level.label == label else level for level in levels
+        ]
     return [*levels, Level(label, base, selected=True)]
 
 
@@ -216,7 +223,9 @@ def plan_factors(spec: DatasetSpec, selected: TrialParams, *, budget: str) -> Fa
         >>> plan = plan_factors(spec, TrialParams(activation="gelu"), budget="small")
         >>> [level.label for level in plan[0].levels]
         ['sigmoid', 'relu', 'tanh', 'gelu']
-        >>> plan.notes[0][:40]
+        >>> [f.name for f in plan]  # iris is tabular: no CNN
+        ['activation', 'regularization', 'learning_rate', 'batch_size', 'train_size']
+        >>> plan.notes[-1][:40]
         'architecture: not measured: a CNN needs '
     """
     chosen = get_budget(budget)
@@ -257,6 +266,7 @@ def plan_factors(spec: DatasetSpec, selected: TrialParams, *, budget: str) -> Fa
     rates = sorted(set(_LEARNING_RATES) | (set(_LEARNING_RATES_FULL) if chosen.extended else set()))
     levels = [Level(_number(lr), replace(base, learning_rate=lr)) for lr in rates]
     levels = _with_selected(levels, base, _number(base.learning_rate))
+    levels.sort(key=lambda level: level.params.learning_rate)
     factors.append(Factor("learning_rate", tuple(levels)))
 
     # Batch size, capped at the training set (a larger batch is the whole set).
@@ -265,6 +275,7 @@ def plan_factors(spec: DatasetSpec, selected: TrialParams, *, budget: str) -> Fa
     capped = sorted({min(b, n_train) for b in sizes})
     levels = [Level(str(b), replace(base, batch_size=b)) for b in capped]
     levels = _with_selected(levels, base, str(base.batch_size))
+    levels.sort(key=lambda level: level.params.batch_size)
     if any(b > n_train for b in sizes):
         notes.append(
             f"batch_size: levels above the {n_train} training rows are measured as {n_train} "
@@ -518,8 +529,10 @@ def fit_cell(
     Returns:
         The fit's measures: ``score`` (test), ``val_score``, ``fit_seconds``,
         ``predict_seconds_per_1k``, ``n_params``, ``best_epoch``,
-        ``epochs_run``, ``seconds_to_best`` (training time until the end of
-        the best epoch), ``samples_per_second`` (training throughput),
+        ``epochs_run``, ``seconds_to_best`` (time from the start of the fit,
+        building the model included, to the end of the best epoch),
+        ``samples_per_second`` (training rows per second over the epochs
+        after the first, which also builds and traces the model),
         ``n_train`` and ``device``.
 
     Raises:
@@ -535,6 +548,7 @@ def fit_cell(
         epoch_ends.append(time.perf_counter() - start)
 
     trained = trainer.fit(params, data, report=report, seed=seed)
+    fit_s = time.perf_counter() - start  # on the clock of the epoch times
     result = trained.result
     try:
         t0 = time.perf_counter()
@@ -545,7 +559,6 @@ def fit_cell(
         trainer.release()
     metric = "test_accuracy" if dataset.spec.task == "classification" else "test_rmse"
     n_train = len(data.train)
-    fit_s = float(result.train_seconds)
     best = result.best_epoch
     return {
         "score": float(test[metric]),
@@ -557,10 +570,40 @@ def fit_cell(
         "best_epoch": int(best),
         "epochs_run": int(result.epochs_run),
         "seconds_to_best": float(epoch_ends[best - 1]) if len(epoch_ends) >= best else fit_s,
-        "samples_per_second": n_train * result.epochs_run / fit_s if fit_s > 0 else math.nan,
+        "samples_per_second": _throughput(n_train, epoch_ends, fit_s),
         "n_train": n_train,
         "device": str(result.device),
+        "shared_fit": "",
     }
+
+
+_MEASURES = (
+    "score",
+    "metric",
+    "val_score",
+    "fit_seconds",
+    "predict_seconds_per_1k",
+    "n_params",
+    "best_epoch",
+    "epochs_run",
+    "seconds_to_best",
+    "samples_per_second",
+    "n_train",
+    "device",
+)
+
+
+def _throughput(n_train: int, epoch_ends: Sequence[float], fit_seconds: float) -> float:
+    """Training rows per second, in the steady state when there is one.
+
+    The first epoch also builds the model and traces its graph; with two or
+    more epochs the rate is taken over the epochs after it.
+    """
+    if len(epoch_ends) >= 2 and epoch_ends[-1] > epoch_ends[0]:
+        return n_train * (len(epoch_ends) - 1) / (epoch_ends[-1] - epoch_ends[0])
+    if fit_seconds > 0:
+        return n_train * max(1, len(epoch_ends)) / fit_seconds
+    return math.nan
 
 
 RepeatData = Callable[[int], tuple[Any, str]]
@@ -626,12 +669,12 @@ def run_factor(
             f"{factor.name}: resuming study {study_name!r}: {reused} of {len(cells)} fits "
             "already done."
         )
-    new_rows = 0
     for label, r in cells:
         if (label, r) in done or (label, r) in running:
             continue
         level = by_label[label]
         seed = int(config.seed) + r
+        dataset, split = repeat_data(r)  # before the trial: a data error leaves none behind
         sampler.next_cell = (label, r)
         trial = study.ask()
         sampler.next_cell = None
@@ -649,7 +692,6 @@ def run_factor(
             ("level", label),
         ):
             trial.set_user_attr(name, value)
-        dataset, split = repeat_data(r)
         row: dict[str, Any] = {
             "group": group,
             "factor": factor.name,
@@ -679,10 +721,13 @@ def run_factor(
             trial.set_user_attr("fail_reason", exc.reason)
             study.tell(trial, state=TrialState.FAIL)
             say(f"{factor.name} = {label}, repeat {r + 1}/{repeats}: failed ({exc}).")
-        except BaseException:
+        except BaseException as exc:
             from whynet.search._loop import fail_running_trial
 
-            fail_running_trial(study, trial._trial_id, "interrupted")
+            # The cell has no row, so the next run trains it again.
+            stopped = isinstance(exc, KeyboardInterrupt | SystemExit)
+            reason = "interrupted" if stopped else f"error: {type(exc).__name__}"
+            fail_running_trial(study, trial._trial_id, reason)
             raise
         else:
             row.update(measures, status="ok")
@@ -694,7 +739,6 @@ def run_factor(
                 f"{row['fit_seconds']:.1f} s)."
             )
         done[(label, r)] = row
-        new_rows += 1
         if on_fit is not None:
             on_fit(dict(row))
     if running:
@@ -736,6 +780,27 @@ def frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return table
 
 
+def planned_fits(factors: Sequence[Factor], repeats: int) -> int:
+    """How many fits :func:`run_ablations` trains from scratch (for a progress bar).
+
+    The selected configuration, a level of every factor, counts once per repeat.
+
+    Example:
+        >>> base = TrialParams()
+        >>> factors = [Factor("a", (Level("x", base, selected=True),
+        ...     Level("y", TrialParams(activation="tanh")))),
+        ...     Factor("b", (Level("z", base, selected=True),))]
+        >>> planned_fits(factors, repeats=3)
+        6
+    """
+    distinct = {
+        json.dumps([level.params.to_dict(), level.train_fraction], sort_keys=True)
+        for factor in factors
+        for level in factor.levels
+    }
+    return len(distinct) * repeats
+
+
 def run_ablations(
     config: RunConfig,
     selected: TrialParams,
@@ -757,6 +822,11 @@ def run_ablations(
     parameters, data, seed and patience; change any of them and it is trained
     anew). A fit whose training fails (a NaN loss at a high learning rate) is
     a result too: its row has a NaN score and ``status`` ``failed: <reason>``.
+
+    The selected configuration is a level of every factor; with the same
+    parameters, seed and split it is trained once per repeat and its result
+    shared by those levels (column ``shared_fit`` names the cell that
+    trained it; empty for a cell's own fit).
 
     Repeat ``r`` trains with seed ``config.seed + r`` on the split of
     :func:`whynet.reports._repeats.repeat_dataset`; ``train_size`` levels
@@ -781,8 +851,9 @@ def run_ablations(
         The long results frame (group ``ablation``), with extra columns
         ``split_id``, ``train_fraction``, ``n_train``, ``best_epoch``,
         ``epochs_run``, ``seconds_to_best``, ``samples_per_second``,
-        ``device``, ``status`` and ``trial``. ``.attrs`` holds ``repeats``,
-        ``studies`` and ``notes``.
+        ``device``, ``shared_fit``, ``status`` and ``trial``. ``.attrs`` holds ``repeats``,
+        ``studies``, ``notes`` (e.g. why a factor was not measured),
+        ``selected`` and ``failed`` (fits whose training failed).
 
     Raises:
         ConfigError: If ``repeats`` is below 1.
@@ -795,7 +866,17 @@ def run_ablations(
     trainer = (trainer_factory or _default_trainer)(config)
     repeat_data = _repeat_loader(config)
 
+    # The selected configuration is a level of every factor: with the same
+    # parameters, seed and split it is one fit, trained once and shared.
+    shared: dict[str, dict[str, Any]] = {}
+
+    def same_fit(level: Level, r: int) -> str:
+        return json.dumps([level.params.to_dict(), level.train_fraction, r], sort_keys=True)
+
     def fit(level: Level, r: int, dataset: Any) -> dict[str, Any]:
+        known = shared.get(same_fit(level, r))
+        if known is not None:
+            return dict(known)
         return fit_cell(
             trainer,
             level.params,
@@ -809,7 +890,7 @@ def run_ablations(
     for factor in factors:
         name = f"{study_prefix}-ablation-{factor.name}"
         studies.append(name)
-        rows += run_factor(
+        got = run_factor(
             config,
             factor,
             group="ablation",
@@ -821,12 +902,23 @@ def run_ablations(
             on_fit=on_fit,
             progress=progress,
         )
+        by_label = {level.label: level for level in factor.levels}
+        for row in got:
+            key = same_fit(by_label[row["level"]], int(row["repeat"]))
+            if row.get("status") == "ok" and key not in shared:
+                measures = {k: row[k] for k in _MEASURES if k in row}
+                shared[key] = {
+                    **measures,
+                    "shared_fit": row.get("shared_fit") or (f"{factor.name}={row['level']}"),
+                }
+        rows += got
     table = frame(rows)
     table.attrs.update(
         repeats=repeats,
         studies=studies,
         notes=list(getattr(factors, "notes", ())),
         selected=selected.to_dict(),
+        failed=int((table["status"] != "ok").sum()) if "status" in table else 0,
     )
     return table
 

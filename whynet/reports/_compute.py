@@ -55,9 +55,13 @@ def _child(
     queue: Any,
 ) -> None:
     """Train one fit in this spawned process, on ``gpus`` only (none: CPU)."""
+    import signal
+
     from whynet.config import RunConfig
     from whynet.trainers._devices import DeviceSlot
 
+    # A Ctrl-C reaches the whole process group; the parent stops this child.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     config = RunConfig.model_validate(config_data)
     slot = DeviceSlot(index=0, gpus=gpus, threads=threads)
     os.environ.update(slot.env(config.training.backend))
