@@ -23,7 +23,18 @@ __all__ = ["ExplainTracker", "NullExplainTracker"]
 
 logger = logging.getLogger("whynet.reports")
 
-_PARAMS = ("group", "factor", "level", "repeat", "seed", "variant")
+_PARAMS = (
+    "group",
+    "factor",
+    "level",
+    "repeat",
+    "seed",
+    "variant",
+    "split_id",
+    "shared_fit",
+    "status",
+    "device",
+)
 _METRICS = ("score", "val_score", "fit_seconds", "predict_seconds_per_1k", "n_params")
 
 
@@ -158,7 +169,11 @@ class ExplainTracker(NullExplainTracker):
         if run is None:
             return
         now = int(time.time() * 1000)
-        params = [Param(k, str(row[k])) for k in _PARAMS if k in row and row[k] is not None]
+        params = [
+            Param(k, str(row[k])[:6000])
+            for k in _PARAMS
+            if k in row and row[k] is not None and str(row[k]) != ""
+        ]
         metrics = []
         for key in _METRICS:
             value = row.get(key)
