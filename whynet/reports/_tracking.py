@@ -86,6 +86,7 @@ class ExplainTracker(NullExplainTracker):
         self.experiment_id: str | None = None
         self.parent_run_id: str | None = None
         self.down = False
+        self.warned = False
         self.children = 0
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -95,6 +96,9 @@ class ExplainTracker(NullExplainTracker):
             return fn(*args, **kwargs)
         except Exception as exc:  # MLflow raises many types; none may stop the explanation.
             self.down = True
+            if self.warned:
+                return None
+            self.warned = True
             first = (mask_url(str(exc)).splitlines() or [type(exc).__name__])[0][:300]
             logger.warning(
                 "MLflow at %s: could not %s; the explanation goes on without logging to "
