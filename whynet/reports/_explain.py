@@ -422,10 +422,12 @@ def explain(
         UserError: If the study does not exist or has no completed trial.
 
     Example:
-        >>> import whynet
-        >>> why = whynet.explain("examples/quickstart.yaml", budget="small")  # doctest: +SKIP
-        >>> print(why.answer)  # doctest: +SKIP
-        Does the network beat a simpler model here? ...
+        After ``whynet run examples/quickstart.yaml``,
+        ``why = whynet.explain("examples/quickstart.yaml")`` and ``print(why.answer)``
+        ("Does the network beat a simpler model here? ..."). The budgets:
+
+        >>> BUDGETS["small"]
+        Budget(repeats=3, trials_per_model=5, max_epochs=10)
     """
     from whynet.data import load_dataset
     from whynet.search._factories import check_writable_dir

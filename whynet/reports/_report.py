@@ -469,7 +469,17 @@ def write_report(explanation: Explanation, out_dir: Path) -> tuple[Path, Path]:
         The paths of the HTML page and of the Markdown file.
 
     Example:
-        >>> html_path, md_path = write_report(explanation, Path("report"))  # doctest: +SKIP
+        >>> import pandas as pd
+        >>> from whynet.reports import Explanation
+        >>> empty = pd.DataFrame()
+        >>> why = Explanation(answer="Does the network beat a simpler model here? No.",
+        ...     tables={}, verdicts={}, leaderboard=empty, importance=empty,
+        ...     compute=empty, raw=empty, meta={"study": "demo", "data": "digits"})
+        >>> html_path, md_path = write_report(why, Path("report"))
+        >>> md_path.read_text().splitlines()[0]
+        '# whynet explain: demo on digits'
+        >>> "simpler model here? No." in html_path.read_text()
+        True
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
