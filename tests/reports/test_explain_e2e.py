@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -125,6 +126,61 @@ def test_explain_end_to_end_pairs_every_fit_logs_mlflow_and_resumes(workdir: Pat
     )
     assert again.meta["n_fits"] == 0
     assert again.raw["score"].tolist() == raw["score"].tolist()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_explanation_and_the_same_command_resumes(workdir: Path) -> None:
+    config = tiny_config(search__trials=2, data__n_samples=300)
+    (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
+    whynet.search("tiny.yaml", progress=False)
+    args = [
+        sys.executable,
+        "-m",
+        "whynet",
+        "explain",
+        "tiny.yaml",
+        "--repeats",
+        "2",
+        "--trials-per-model",
+        "1",
+        "--factor",
+        "activation",
+    ]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "COLUMNS": "200"}
+    proc = subprocess.Popen(
+        args, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # plain progress lines: stderr is not a terminal
+        seen.append(line)
+        if line.startswith("[whynet] 3/"):
+            break
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=300)
+    assert proc.returncode == 130, "".join(seen) + rest
+    assert "interrupted" in rest and "run the same command again" in rest
+    client, parents = _mlflow(workdir, "tiny")
+    assert [p.info.status for p in parents] == ["KILLED"]
+    first = _children(client, workdir, "tiny", parents[0].info.run_id)
+    assert len(first) >= 3
+
+    again = subprocess.run(
+        [*args, "--quiet"], cwd=workdir, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    client, parents = _mlflow(workdir, "tiny")
+    assert [p.info.status for p in parents] == ["KILLED", "FINISHED"]
+    second = _children(client, workdir, "tiny", parents[1].info.run_id)
+    done = {
+        (c.data.params["group"], c.data.params["level"], c.data.params["repeat"]) for c in first
+    }
+    redone = {
+        (c.data.params["group"], c.data.params["level"], c.data.params["repeat"]) for c in second
+    }
+    assert second and not done & redone  # nothing finished was trained again
+    raw = __import__("pandas").read_csv(workdir / "whynet-runs/tiny/explain/raw.csv")
+    assert len(raw) == len(done) + len(redone)
 
 
 @pytest.mark.slow

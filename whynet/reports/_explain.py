@@ -521,6 +521,7 @@ def _run(
 ) -> Explanation:
     import pandas as pd
 
+    from whynet._interrupt import deferred_signals
     from whynet._urls import mask_url
     from whynet.reports._ablations import run_ablations, run_network_repeats
     from whynet.reports._baselines import run_baselines
@@ -566,7 +567,9 @@ def _run(
     # warning about it says nothing about the explanation.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     status = "FINISHED"
-    with reporter:
+    # Ctrl-C and SIGTERM stop at the next safe point (between batches, between
+    # fits), never inside a write to a study, as in a search.
+    with deferred_signals(), reporter:
         reporter.message(
             f"Explaining {selected.short_name()} of study {study_name!r} on {spec.name} "
             f"({spec.n_train} train / {spec.n_val} validation / {spec.n_test} test rows): "
