@@ -141,7 +141,7 @@ def _interval_plot(
     highs = frame.get("ci_high")
     # The Agg canvas without pyplot: no display, and no change to the
     # backend of a notebook that calls this.
-    fig = Figure(figsize=(6.4, 0.45 * len(labels) + 1.4), dpi=110)
+    fig = Figure(figsize=(7.0, 0.45 * len(labels) + 1.4), dpi=110)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ys = list(range(len(labels)))[::-1]
@@ -156,7 +156,7 @@ def _interval_plot(
     ax.set_yticks(ys)
     ax.set_yticklabels(labels)
     ax.set_xlabel(xlabel)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=11)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
@@ -172,8 +172,8 @@ def _plots(explanation: Explanation, out_dir: Path) -> dict[str, Path]:
         path = _interval_plot(
             table,
             label_column="level",
-            title=f"{factor}: test score by level (95% CI)",
-            xlabel=metric,
+            title=f"{factor}: mean test score, 95% CI",
+            xlabel=f"{metric} (red: the searched level)",
             path=out_dir / f"factor-{_slug(factor)}.png",
             highlight=highlight,
         )
@@ -193,8 +193,8 @@ def _plots(explanation: Explanation, out_dir: Path) -> dict[str, Path]:
         path = _interval_plot(
             labels,
             label_column="label",
-            title="Leaderboard: test score over shared splits (95% CI)",
-            xlabel=metric,
+            title="Leaderboard: mean test score, 95% CI",
+            xlabel=f"{metric} (red: the network)",
             path=out_dir / "leaderboard.png",
             highlight=highlight,
         )
