@@ -230,6 +230,7 @@ def test_ablation_is_paired_uses_no_test_rows_and_resumes(tmp_path: Path) -> Non
     from whynet.search._factories import make_storage
 
     study = optuna.load_study(study_name="t-ablation-activation", storage=make_storage(storage))
+    assert study.user_attrs == {"whynet_kind": "ablation", "whynet_factor": "activation"}
     states = sorted(t.state.name for t in study.trials)
     assert states == ["COMPLETE", "COMPLETE", "FAIL"]
     assert [t.user_attrs.get("fail_reason") for t in study.trials if t.state.name == "FAIL"] == [

@@ -662,6 +662,9 @@ def run_factor(
     study, sampler = _open_grid_study(
         storage, study_name, labels=labels, repeats=repeats, maximize=maximize
     )
+    if study.user_attrs.get("whynet_kind") != group:
+        study.set_user_attr("whynet_kind", group)  # ablation, baseline or compute
+        study.set_user_attr("whynet_factor", factor.name)
     done, running = _finished(study, keys, host)
     reused = len(done)
     if reused:
