@@ -113,3 +113,24 @@ def test_progress_off_prints_nothing() -> None:
         progress.message("hello")
         progress.fit_done(ROW)
     assert stream.getvalue() == ""
+
+
+def test_the_public_path_is_light_and_complete() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, whynet, whynet.reports as r\n"
+        "assert whynet.explain is r.explain and whynet.Explanation is r.Explanation\n"
+        "from whynet.reports import write_report, summarize_levels, leaderboard, beats_simpler\n"
+        "from whynet.reports import verdict, importance, plot_importance, plan_factors\n"
+        "from whynet.reports import run_ablations, run_network_repeats, run_compute\n"
+        "from whynet.reports import run_baselines, BUDGETS\n"
+        "missing = [n for n in r.__all__ if not hasattr(r, n)]\n"
+        "assert not missing, missing\n"
+        "heavy = ('tensorflow', 'keras', 'mlflow', 'matplotlib', 'sklearn')\n"
+        "loaded = [m for m in heavy if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

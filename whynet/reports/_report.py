@@ -251,7 +251,7 @@ _META_LABELS = (
     ("trials_per_model", "tuning trials per classical model"),
     ("baseline_budget", "tuning of the classical models"),
     ("selected", "configuration explained"),
-    ("n_fits", "fits run in this invocation"),
+    ("n_fits", "new fits in this invocation (fits a resumed study held are not counted)"),
     ("machine", "machine"),
     ("versions", "versions"),
     ("started", "started (UTC)"),
