@@ -281,8 +281,11 @@ def _choose_factors(plan: Any, names: Sequence[str] | None) -> Any:
             f"choose among {', '.join(available)}." + (f" {notes}" if notes else ""),
         )
     chosen = [f for f in plan if f.name in set(names)]
-    out = type(plan)(chosen, getattr(plan, "notes", ())) if hasattr(plan, "notes") else chosen
-    return out
+    if not hasattr(plan, "notes"):
+        return chosen
+    # Notes name their factor first ("batch_size: ..."): keep the chosen ones'.
+    notes = [n for n in plan.notes if n.split(":", 1)[0] in set(names)]
+    return type(plan)(chosen, notes)
 
 
 def _planned_compute_levels() -> int:
