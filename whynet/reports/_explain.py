@@ -273,12 +273,12 @@ def _choose_factors(plan: Any, names: Sequence[str] | None) -> Any:
     available = [f.name for f in plan]
     unknown = [n for n in names if n not in available]
     if unknown:
-        notes = " ".join(getattr(plan, "notes", ()))
+        why = " ".join(n for n in getattr(plan, "notes", ()) if n.split(":", 1)[0] in set(unknown))
         raise ConfigError(
             f"unknown or unavailable factor(s) {unknown} for this data; available: "
-            f"{', '.join(available)}." + (f" {notes}" if notes else ""),
+            f"{', '.join(available)}." + (f" {why}" if why else ""),
             cli_message=f"--factor {unknown[0]!r} is not available for this data; "
-            f"choose among {', '.join(available)}." + (f" {notes}" if notes else ""),
+            f"choose among {', '.join(available)}." + (f" {why}" if why else ""),
         )
     chosen = [f for f in plan if f.name in set(names)]
     if not hasattr(plan, "notes"):
