@@ -87,3 +87,22 @@ def test_a_study_without_a_completed_trial_exits_2_and_writes_nothing(tmp_path: 
     other = _one_error_line(_run(tmp_path, str(config), "--study", "other"))
     assert "no study 'other'" in other and "tiny" in other
     assert written_files(tmp_path) == before
+
+
+def test_an_unavailable_factor_exits_2_says_why_and_writes_nothing(tmp_path: Path) -> None:
+    from whynet.spaces import TrialParams
+
+    path = tmp_path / "iris.yaml"
+    path.write_text(yaml.safe_dump(tiny_config(data={"source": "iris"})))
+    storage = make_storage(str(tmp_path / "whynet.journal"))
+    study = optuna.create_study(study_name="tiny", storage=storage, direction="maximize")
+    trial = study.ask()
+    trial.set_user_attr("whynet_params", TrialParams().to_dict())
+    trial.set_user_attr("n_params", 100)
+    study.tell(trial, 0.9)
+    before = written_files(tmp_path)
+    line = _one_error_line(_run(tmp_path, str(path), "--factor", "architecture"))
+    assert "--factor 'architecture' is not available" in line and "a CNN needs image data" in line
+    line = _one_error_line(_run(tmp_path, str(path), "--factor", "colour"))
+    assert "choose among activation" in line
+    assert written_files(tmp_path) == before
