@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from rich.table import Table
 from whynet import __version__
 from whynet.config import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
 from whynet.exceptions import FatalSearchError, UserError, WhynetError
+from whynet.trainers._backend import quiet_native_logs
 
 app = typer.Typer(
     name="whynet",
@@ -72,7 +72,7 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Run (or resume) the search a config describes, then print the results."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_native_logs()
     # SIGTERM (a scheduler, `kill`) stops as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, _terminate)
     import whynet
@@ -200,6 +200,7 @@ def _print_results(result: Any, cfg: Any) -> None:
 
 def main() -> None:
     """Entry point of the ``whynet`` command."""
+    quiet_native_logs()  # before any framework is imported, on every command
     try:
         app()
     except WhynetError as exc:  # a last net: never a raw traceback for our own errors

@@ -9,7 +9,23 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["import_keras"]
+__all__ = ["import_keras", "quiet_native_logs"]
+
+# Set (unless the user set them) before TensorFlow, JAX or gRPC is imported:
+# level 3 keeps the C++ runtime's INFO, WARNING and ERROR lines (CUDA probing,
+# cuDNN factory registration) off the terminal; the errors that matter reach
+# whynet as Python exceptions. TF_CPP_MIN_LOG_LEVEL=0 shows them all again.
+_QUIET_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "GRPC_VERBOSITY": "ERROR",
+    "GLOG_minloglevel": "2",
+}
+
+
+def quiet_native_logs() -> None:
+    """Quiet the frameworks' C++ logging, keeping what the user set."""
+    for key, value in _QUIET_ENV.items():
+        os.environ.setdefault(key, value)
 
 
 @contextlib.contextmanager
@@ -47,7 +63,10 @@ def import_keras() -> Any:
     """
     if "keras" in sys.modules:
         return sys.modules["keras"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_native_logs()
+    # Some lines (absl's "All log messages before absl::InitializeLog() is
+    # called are written to STDERR", oneDNN, "Could not find cuda drivers")
+    # are written before any log level applies: only this redirect stops them.
     with _stderr_to_file() as sink:
         try:
             import keras
