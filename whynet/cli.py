@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from whynet import __version__
@@ -92,10 +93,12 @@ def run(
             cfg, progress=not quiet, **{k: v for k, v in overrides.items() if v is not None}
         )
     except UserError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USER_ERROR) from None
     except FatalSearchError as exc:
-        err.print(f"[bold red]search stopped:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(
+            f"[bold red]search stopped:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: run the same command again to resume the study.")
@@ -122,7 +125,7 @@ def sync(
             study, storage=storage, tracking_uri=tracking_uri, experiment=experiment
         )
     except UserError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USER_ERROR) from None
     out.print(
         f"Synced study {study!r}: {report.created} run(s) created, {report.ended} run(s) "
@@ -204,7 +207,7 @@ def main() -> None:
     try:
         app()
     except WhynetError as exc:  # a last net: never a raw traceback for our own errors
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_USER_ERROR if isinstance(exc, UserError) else 1)
 
 

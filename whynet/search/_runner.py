@@ -46,7 +46,7 @@ from whynet.trainers import score_metric
 from whynet.trainers._backend import import_keras
 from whynet.trainers._devices import plan_slots
 
-__all__ = ["prepare_backend", "quiet_libraries", "run_search"]
+__all__ = ["check_backend", "prepare_backend", "quiet_libraries", "run_search"]
 
 
 def prepare_backend(backend: str) -> None:
@@ -67,6 +67,31 @@ def prepare_backend(backend: str) -> None:
             )
         return
     os.environ["KERAS_BACKEND"] = backend
+
+
+# The module each backend needs, its name, and how to install it.
+_BACKENDS = {
+    "tensorflow": ("tensorflow", "TensorFlow", "pip install tensorflow"),
+    "jax": ("jax", "JAX", "pip install 'whynet[jax]'"),
+    "torch": ("torch", "PyTorch", "pip install 'whynet[torch]'"),
+}
+
+
+def check_backend(backend: str) -> None:
+    """Check that the Keras backend's framework is installed, without importing it.
+
+    Raises:
+        ConfigError: Naming the extra to install.
+    """
+    import importlib.util
+
+    module, name, install = _BACKENDS[backend]
+    if importlib.util.find_spec(module) is None:
+        other = "" if backend == "tensorflow" else " (or set training.backend: tensorflow)"
+        raise ConfigError(
+            f"training.backend is {backend!r}, but {name} is not installed. Install it with: "
+            f"{install}{other}."
+        )
 
 
 def quiet_libraries() -> None:
@@ -129,9 +154,10 @@ def run_search(
         trainer_factory: ``factory(config, slot) -> trainer``, a module-level
             function when workers run in their own processes.
     """
+    # Everything the user can get wrong is checked before anything is written.
+    check_backend(config.training.backend)
     prepare_backend(config.training.backend)
     quiet_libraries()
-    # Everything the user can get wrong is checked before anything is written.
     data = dataset if dataset is not None else load_dataset(config.data, seed=config.seed)
     spec = data.spec
     space = SearchSpace.from_config(config.space, max_epochs=config.training.max_epochs).for_input(
