@@ -14,7 +14,7 @@ from rich.table import Table
 
 from whynet import __version__
 from whynet.config import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
-from whynet.exceptions import FatalSearchError, UserError, WhynetError
+from whynet.exceptions import FatalSearchError, TrackingError, UserError, WhynetError
 from whynet.trainers._backend import quiet_native_logs
 
 app = typer.Typer(
@@ -127,6 +127,9 @@ def sync(
     except UserError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USER_ERROR) from None
+    except TrackingError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     out.print(
         f"Synced study {study!r}: {report.created} run(s) created, {report.ended} run(s) "
         f"completed; {report.behind} not mirrored.",

@@ -234,7 +234,13 @@ def run_search(
             stale_trials=tuple(stale),
         )
     )
-    if opened.resumed:
+    start_error = getattr(tracker, "start_error", None)
+    if start_error:
+        reporter.message(
+            f"MLflow at {tracker.location} did not answer ({start_error}); the search goes on. "
+            "Every trial is kept in the study and mirrored when MLflow answers."
+        )
+    elif opened.resumed:
         # Runs a killed or disconnected search left behind are caught up.
         sync_tracking(study, tracker)
     dispatcher = Dispatcher(
