@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "FATAL_ERROR",
+    "STARTUP_ERROR",
     "fatal_nan_trainer",
     "fatal_trainer",
     "startup_error_trainer",

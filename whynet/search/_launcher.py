@@ -203,7 +203,7 @@ class Launcher:
         if exited is not None and exited.error:
             line = exited.error.rstrip(".")
         else:
-            line = f"the process ended with exit code {s.process.exitcode} (see its output above)"
+            line = f"the process ended with exit code {s.process.exitcode}"
         where = ""
         if exited is not None and exited.detail:
             path = self.config.output_path / f"worker-{s.slot.index}-error.txt"
