@@ -12,8 +12,10 @@ import shlex
 import socket
 import subprocess
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
+import pytest
 import yaml
 
 from whynet.testing import tiny_config, written_files
@@ -53,14 +55,26 @@ def _noise(text: str) -> list[str]:
     return [line for line in text.splitlines() if NOISE.search(line)]
 
 
-def test_a_run_with_a_worker_process_prints_only_whynets_lines(tmp_path: Path) -> None:
-    # A worker process (its start-up imports the framework), then the best
-    # model tested in the search process (`_finish` imports Keras there).
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "tensorflow",
+        pytest.param(
+            "jax",
+            marks=pytest.mark.skipif(find_spec("jax") is None, reason="needs jax"),
+        ),
+    ],
+)
+def test_a_run_prints_only_whynets_lines(tmp_path: Path, backend: str) -> None:
+    if backend == "tensorflow":
+        # A worker process (its start-up imports the framework), then the best
+        # model tested in the search process (`_finish` imports Keras there).
+        execution = {"execution__workers": 1, "execution__in_process": False}
+    else:
+        # In process; Keras imports TensorFlow on the JAX backend too (to seed it).
+        execution = {}
     config = tiny_config(
-        search__trials=1,
-        training__max_epochs=1,
-        execution__workers=1,
-        execution__in_process=False,
+        search__trials=1, training__max_epochs=1, training__backend=backend, **execution
     )
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     proc = _whynet(tmp_path, "run", "c.yaml")

@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
+from importlib.util import find_spec
 from typing import Any
 
 __all__ = ["import_keras", "quiet_native_logs"]
@@ -73,6 +74,11 @@ def import_keras() -> Any:
 
             # The first operation initializes the devices, which logs too.
             keras.ops.convert_to_numpy(keras.ops.zeros((1,)))
+            if keras.backend.backend() != "tensorflow" and find_spec("tensorflow") is not None:
+                # Keras imports TensorFlow on other backends too, where it is
+                # installed (``keras.utils.set_random_seed`` seeds it): here,
+                # quietly, rather than loudly in the first trial.
+                import tensorflow  # noqa: F401
         except Exception as exc:
             detail = ""
             if sink is not None:
