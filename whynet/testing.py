@@ -8,6 +8,7 @@ from typing import Any
 
 __all__ = [
     "FATAL_ERROR",
+    "STARTUP_CRASH",
     "STARTUP_ERROR",
     "fatal_nan_trainer",
     "fatal_trainer",
@@ -57,6 +58,7 @@ def tiny_config(**overrides: Any) -> dict[str, Any]:
 # handling. Module-level, so that worker processes can import them.
 
 STARTUP_ERROR = "this device cannot start (startup_error_trainer, a test)"
+STARTUP_CRASH = "check failed: no CUDA device (startup_exit_trainer, a test)"
 FATAL_ERROR = "the storage is gone (fatal_trainer, a test)"
 
 
@@ -66,7 +68,8 @@ def startup_error_trainer(config: Any, slot: Any) -> Any:
 
 
 def startup_exit_trainer(config: Any, slot: Any) -> Any:
-    """A trainer factory that ends its process at once with exit code 3, as a crash does."""
+    """A trainer factory that crashes as native code does: a line on fd 2, exit code 3."""
+    os.write(2, f"F0000 {STARTUP_CRASH}\n".encode())
     os._exit(3)
 
 

@@ -22,6 +22,7 @@ from whynet.search import make_storage, run_search
 from whynet.search._launcher import MAX_STARTUP_DEATHS
 from whynet.testing import (
     FATAL_ERROR,
+    STARTUP_CRASH,
     STARTUP_ERROR,
     fatal_nan_trainer,
     fatal_trainer,
@@ -76,7 +77,7 @@ def test_a_fatal_error_stops_the_search_and_fails_its_trial(
 
 
 def startup_fault_by_slot(config, slot):
-    """Slot 0's worker raises at start-up; slot 1's ends with exit code 3."""
+    """Slot 0's worker raises at start-up; slot 1's crashes (a line on fd 2, exit code 3)."""
     return (startup_error_trainer if slot.index == 0 else startup_exit_trainer)(config, slot)
 
 
@@ -92,10 +93,11 @@ def test_workers_that_cannot_start_stop_the_search_after_bounded_restarts(
     message = str(caught.value)
     assert f"could not start {MAX_STARTUP_DEATHS} times in a row" in message
     # The worker's own error line: its exception, or its exit code.
-    assert f"RuntimeError: {STARTUP_ERROR}" in message or "exit code 3" in message
+    crashed = f"the process ended with exit code 3; its last output: F0000 {STARTUP_CRASH}"
+    assert f"RuntimeError: {STARTUP_ERROR}" in message or crashed in message
     output = stream.getvalue()
-    raised = output.count(f"could not start (RuntimeError: {STARTUP_ERROR}")
-    exited = output.count("could not start (the process ended with exit code 3")
+    raised = output.count(f"could not start (RuntimeError: {STARTUP_ERROR})")
+    exited = output.count(f"could not start ({crashed})")
     # Both slots died at start-up, and were restarted at most MAX - 1 times each.
     assert raised + exited == output.count("could not start ("), output
     assert 1 <= raised <= MAX_STARTUP_DEATHS - 1, output

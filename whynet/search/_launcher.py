@@ -30,7 +30,7 @@ from whynet.search._loop import (
     end_abandoned_trial,
     requeue_once,
 )
-from whynet.search._worker import WorkerSpec, save_training_data, worker_main
+from whynet.search._worker import WorkerSpec, save_training_data, start_log_path, worker_main
 from whynet.trainers._devices import DeviceSlot
 
 __all__ = ["Launcher"]
@@ -204,6 +204,9 @@ class Launcher:
             line = exited.error.rstrip(".")
         else:
             line = f"the process ended with exit code {s.process.exitcode}"
+            last = self._last_output(s.name)
+            if last:
+                line += f"; its last output: {last}"
         where = ""
         if exited is not None and exited.detail:
             path = self.config.output_path / f"worker-{s.slot.index}-error.txt"
@@ -221,6 +224,15 @@ class Launcher:
             f"Worker {s.name} could not start ({line}); starting it again "
             f"(attempt {s.startup_deaths + 1} of {MAX_STARTUP_DEATHS})."
         )
+
+    def _last_output(self, name: str) -> str | None:
+        """The last line a worker printed while it started, if any."""
+        try:
+            text = start_log_path(self.data_dir, name).read_text(errors="replace")
+        except OSError:
+            return None
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        return lines[-1][:500] if lines else None
 
     def _worker_died(self, s: _Slot) -> None:
         """A worker ended without saying so: fail its trial, retry it once."""

@@ -10,9 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from whynet.trainers._backend import quiet_native_logs
+from whynet.trainers._backend import quiet_native_logs, stderr_to_file
 
-__all__ = ["WorkerSpec", "default_trainer", "error_line", "save_training_data", "worker_main"]
+__all__ = [
+    "WorkerSpec",
+    "default_trainer",
+    "error_line",
+    "save_training_data",
+    "start_log_path",
+    "worker_main",
+]
 
 
 @dataclass(frozen=True)
@@ -82,8 +89,12 @@ def worker_main(spec: WorkerSpec, events: Any, tickets: Any) -> None:
     from whynet.exceptions import FatalSearchError
     from whynet.search._loop import WorkerExited
 
+    # What start-up prints (the framework's C++ notes, a crash's last words)
+    # goes to a file: the launcher shows its last line if this process dies.
+    log_path = start_log_path(spec.data_dir, spec.worker)
     try:
-        loop, execution, should_recycle = _start_worker(spec, events, tickets)
+        with stderr_to_file(log_path):
+            loop, execution, should_recycle = _start_worker(spec, events, tickets, log_path)
     except Exception as exc:
         _exit_with(
             events,
@@ -122,6 +133,11 @@ def worker_main(spec: WorkerSpec, events: Any, tickets: Any) -> None:
     _exit_with(events, WorkerExited(spec.worker, reason, loop.trials_run, _rss_mb()))
 
 
+def start_log_path(data_dir: str, worker: str) -> Path:
+    """The file a worker's start-up output goes to."""
+    return Path(data_dir) / f"start-{worker}.log"
+
+
 def error_line(exc: BaseException) -> str:
     """An error as one line: its type and the first line of its message."""
     text = str(exc).strip().splitlines()
@@ -134,7 +150,9 @@ def _exit_with(events: Any, exited: Any) -> None:
     events.join_thread()
 
 
-def _start_worker(spec: WorkerSpec, events: Any, tickets: Any) -> tuple[Any, Any, Any]:
+def _start_worker(
+    spec: WorkerSpec, events: Any, tickets: Any, log_path: Path
+) -> tuple[Any, Any, Any]:
     """Everything before the first trial: devices, framework, data, study, trainer."""
     from whynet._interrupt import request_stop
     from whynet.config import RunConfig
@@ -154,7 +172,7 @@ def _start_worker(spec: WorkerSpec, events: Any, tickets: Any) -> tuple[Any, Any
     from whynet.trainers._backend import import_keras
 
     quiet_libraries()
-    import_keras()
+    import_keras(log_path=log_path)
     _limit_threads(config.training.backend, spec.slot.threads)
 
     import optuna

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from importlib.util import find_spec
 from typing import Any
 
-__all__ = ["import_keras", "quiet_native_logs"]
+__all__ = ["import_keras", "quiet_native_logs", "stderr_to_file"]
 
 # Set (unless the user set them) before TensorFlow, JAX or gRPC is imported:
 # level 3 keeps the C++ runtime's INFO, WARNING and ERROR lines (CUDA probing,
@@ -30,11 +30,15 @@ def quiet_native_logs() -> None:
 
 
 @contextlib.contextmanager
-def _stderr_to_file() -> Iterator[Any]:
-    """Send file descriptor 2 to a temporary file, and restore it after.
+def stderr_to_file(path: str | os.PathLike[str] | None = None) -> Iterator[Any]:
+    """Send file descriptor 2 to a file, and restore it after.
 
     TensorFlow's C++ runtime writes start-up notes (oneDNN, CUDA probing)
     straight to the descriptor, before any Python logging applies.
+
+    Args:
+        path: A file to append to, which outlives the process (a worker's
+            launcher reads it if the worker dies); a temporary file if None.
     """
     try:
         fd = sys.stderr.fileno()
@@ -43,7 +47,11 @@ def _stderr_to_file() -> Iterator[Any]:
         return
     sys.stderr.flush()
     saved = os.dup(fd)
-    with tempfile.TemporaryFile(mode="w+b") as sink:
+    with contextlib.ExitStack() as stack:
+        if path is not None:
+            sink = stack.enter_context(open(path, "a+b"))
+        else:
+            sink = stack.enter_context(tempfile.TemporaryFile(mode="w+b"))
         os.dup2(sink.fileno(), fd)
         try:
             yield sink
@@ -53,8 +61,11 @@ def _stderr_to_file() -> Iterator[Any]:
             os.close(saved)
 
 
-def import_keras() -> Any:
+def import_keras(*, log_path: str | os.PathLike[str] | None = None) -> Any:
     """Import Keras and initialize its backend without start-up noise.
+
+    Args:
+        log_path: Where what the import prints goes (a temporary file if None).
 
     Returns:
         The ``keras`` module.
@@ -68,7 +79,7 @@ def import_keras() -> Any:
     # Some lines (absl's "All log messages before absl::InitializeLog() is
     # called are written to STDERR", oneDNN, "Could not find cuda drivers")
     # are written before any log level applies: only this redirect stops them.
-    with _stderr_to_file() as sink:
+    with stderr_to_file(log_path) as sink:
         try:
             import keras
 
