@@ -108,6 +108,52 @@ def test_workers_that_cannot_start_stop_the_search_after_bounded_restarts(
     assert _study(workdir).trials == []
 
 
+def test_a_trainer_that_cannot_start_in_process_stops_the_search(workdir: Path) -> None:
+    cfg = parse_config(tiny_config(search__trials=2))
+    with pytest.raises(FatalSearchError, match=re.escape(f"RuntimeError: {STARTUP_ERROR}")):
+        run_search(cfg, progress=False, trainer_factory=startup_error_trainer)
+    assert _study(workdir).trials == []
+
+
+BROKEN = "libcudart.so.12: cannot open shared object file (a broken torch, a test)"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_backend_that_cannot_be_imported_stops_the_search_with_its_error(
+    tmp_path: Path, workers: int
+) -> None:
+    # An installed framework that fails at import, as a CUDA library mismatch
+    # does: `training.backend: torch`, with a `torch` that raises ImportError.
+    fake = tmp_path / "site"
+    (fake / "torch").mkdir(parents=True)
+    (fake / "torch" / "__init__.py").write_text(f"raise ImportError({BROKEN!r})\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    config = tiny_config(training__backend="torch", execution__workers=workers)
+    (work / "c.yaml").write_text(yaml.safe_dump(config))
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env["PYTHONPATH"] = os.pathsep.join([str(fake), *sys.path])
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "whynet", "run", "c.yaml"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert time.monotonic() - start < 240
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("search stopped: "), proc.stderr[-3000:]
+    assert f"ImportError: could not import Keras: {BROKEN}" in last
+    if workers == 2:
+        assert f"could not start {MAX_STARTUP_DEATHS} times in a row" in last
+        restarts = proc.stderr.count("could not start (ImportError")
+        assert MAX_STARTUP_DEATHS - 1 <= restarts <= 2 * (MAX_STARTUP_DEATHS - 1), proc.stderr
+
+
 @pytest.mark.skipif(find_spec("torch") is not None, reason="needs an environment without torch")
 def test_a_backend_that_is_not_installed_is_exit_2_before_anything_is_written(
     tmp_path: Path,

@@ -33,7 +33,7 @@ from whynet.search._loop import Dispatcher, TrialLoop, best_complete, recover_st
 from whynet.search._result import SearchResult, trials_frame
 from whynet.search._study import open_study
 from whynet.search._sync import sync_tracking
-from whynet.search._worker import default_trainer
+from whynet.search._worker import default_trainer, error_line
 from whynet.spaces import SearchSpace, TrialParams
 from whynet.tracking import (
     BackgroundTracker,
@@ -316,8 +316,17 @@ def _run_in_process(
     deadline: float | None,
     trainer_factory: Callable[..., Any] | None,
 ) -> None:
-    """One CPU worker inside this process: no start-up cost, no isolation."""
-    import_keras()
+    """One CPU worker inside this process: no start-up cost, no isolation.
+
+    Raises:
+        FatalSearchError: If the framework or the trainer cannot start, with
+            its error line (as a worker process that cannot start does).
+    """
+    try:
+        import_keras()
+        trainer = (trainer_factory or default_trainer)(config, slot)
+    except Exception as exc:
+        raise FatalSearchError(f"the trainer could not start: {error_line(exc)}") from exc
     left = [config.search.trials]
 
     def claim() -> bool:
@@ -333,7 +342,7 @@ def _run_in_process(
         study=study,
         sampler=sampler,
         space=space,
-        trainer=(trainer_factory or default_trainer)(config, slot),
+        trainer=trainer,
         data=data.training_data(),
         emit=dispatcher.handle,
         claim=claim,
@@ -386,7 +395,8 @@ def _finish(
         # Workers trained on the GPUs; testing one model here needs none, and
         # the framework would otherwise reserve GPU memory in this process.
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    keras = import_keras()
+    # Only a model to test needs the framework (whose start may be what failed).
+    keras: Any = import_keras() if best_complete(study, maximize) is not None else None
 
     out_dir = config.output_path
     best = best_complete(study, maximize)
