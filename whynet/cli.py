@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from pathlib import Path
@@ -10,11 +9,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from whynet import __version__
 from whynet.config import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
-from whynet.exceptions import FatalSearchError, UserError, WhynetError
+from whynet.exceptions import FatalSearchError, TrackingError, UserError, WhynetError
+from whynet.trainers._backend import quiet_native_logs
 
 app = typer.Typer(
     name="whynet",
@@ -76,7 +77,7 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Run (or resume) the search a config describes, then print the results."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_native_logs()
     # SIGTERM (a scheduler, `kill`) stops as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, _terminate)
     import whynet
@@ -96,10 +97,12 @@ def run(
             cfg, progress=not quiet, **{k: v for k, v in overrides.items() if v is not None}
         )
     except UserError as exc:
-        err.print(f"[bold red]error:[/] {exc.cli_message}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(exc.cli_message)}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USER_ERROR) from None
     except FatalSearchError as exc:
-        err.print(f"[bold red]search stopped:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(
+            f"[bold red]search stopped:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: run the same command again to resume the study.")
@@ -126,8 +129,11 @@ def sync(
             study, storage=storage, tracking_uri=tracking_uri, experiment=experiment
         )
     except UserError as exc:
-        err.print(f"[bold red]error:[/] {exc.cli_message}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(exc.cli_message)}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USER_ERROR) from None
+    except TrackingError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     out.print(
         f"Synced study {study!r}: {report.created} run(s) created, {report.ended} run(s) "
         f"completed; {report.behind} not mirrored.",
@@ -162,7 +168,7 @@ def predict(
     ] = DEFAULT_TRACKING_URI,
 ) -> None:
     """Predict raw data with a model a search saved or logged; writes CSV."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_native_logs()
     from whynet.models import load_model
 
     try:
@@ -247,7 +253,7 @@ def mlflow_ui_command(tracking_uri: str) -> str | None:
     else:
         store = tracking_uri
     exe = Path(sys.executable)
-    script = exe.parent / ("mlflow.exe" if os.name == "nt" else "mlflow")
+    script = exe.parent / ("mlflow.exe" if sys.platform == "win32" else "mlflow")
     program = [str(script)] if script.is_file() else [str(exe), "-m", "mlflow"]
     return shlex.join([*program, "ui", "--backend-store-uri", store])
 
@@ -319,10 +325,12 @@ def _print_results(result: Any, cfg: Any) -> None:
 
 def main() -> None:
     """Entry point of the ``whynet`` command."""
+    quiet_native_logs()  # before any framework is imported, on every command
     try:
         app()
     except WhynetError as exc:  # a last net: never a raw traceback for our own errors
-        err.print(f"[bold red]error:[/] {getattr(exc, 'cli_message', exc)}", highlight=False)
+        message = escape(str(getattr(exc, "cli_message", exc)))
+        err.print(f"[bold red]error:[/] {message}", highlight=False)
         sys.exit(EXIT_USER_ERROR if isinstance(exc, UserError) else 1)
 
 
