@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -239,8 +240,6 @@ def mlflow_ui_command(tracking_uri: str) -> str | None:
     not on ``PATH`` unless the environment is activated), else ``python -m
     mlflow``; the store is an absolute path. ``None`` for a tracking server.
     """
-    import shlex
-
     from whynet._urls import absolute_sqlite
 
     if tracking_uri.startswith(("http://", "https://", "databricks")):
@@ -252,10 +251,14 @@ def mlflow_ui_command(tracking_uri: str) -> str | None:
         store = str(Path(path.removeprefix("//")).resolve())
     else:
         store = tracking_uri
+    return shlex.join([*_program("mlflow", "mlflow"), "ui", "--backend-store-uri", store])
+
+
+def _program(script: str, module: str) -> list[str]:
+    """This interpreter's ``script`` (a virtualenv's is not on ``PATH``), else ``python -m``."""
     exe = Path(sys.executable)
-    script = exe.parent / ("mlflow.exe" if sys.platform == "win32" else "mlflow")
-    program = [str(script)] if script.is_file() else [str(exe), "-m", "mlflow"]
-    return shlex.join([*program, "ui", "--backend-store-uri", store])
+    path = exe.parent / (f"{script}.exe" if sys.platform == "win32" else script)
+    return [str(path)] if path.is_file() else [str(exe), "-m", module]
 
 
 def _print_results(result: Any, cfg: Any) -> None:
@@ -308,7 +311,8 @@ def _print_results(result: Any, cfg: Any) -> None:
     out.print(f"Best model: {result.best_model_path}", highlight=False)
     if result.model_path is not None:
         out.print(
-            f"Predict raw rows with it: whynet predict {result.model_path} DATA "
+            f"Predict raw rows with it: {shlex.join(_program('whynet', 'whynet'))} predict "
+            f"{shlex.quote(str(result.model_path))} DATA "
             "[--output FILE]" + (f" (in MLflow: {result.model_uri})" if result.model_uri else ""),
             highlight=False,
         )
