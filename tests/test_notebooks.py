@@ -8,6 +8,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+# What each notebook must print besides the search's results.
+EXPECTED = {
+    "why_digits.ipynb": ["Does the network beat a simpler model here?", "report:", "report.html"],
+}
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 
@@ -24,3 +28,5 @@ def test_notebook_runs(path: Path, tmp_path: Path) -> None:
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs)
     assert "best trial:" in text and "test_accuracy" in text
+    for needed in EXPECTED.get(path.name, []):
+        assert needed in text, needed

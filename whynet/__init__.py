@@ -6,6 +6,7 @@ The top level holds the workflow nouns only::
     result = whynet.search("examples/quickstart.yaml", trials=10)
     result.best_params, result.test_metrics, result.trials
     whynet.predict(result.model_path, "new_rows.csv")  # raw rows in, labels out
+    why = whynet.explain("examples/quickstart.yaml")     # ablations, baselines, report
 
 Importing whynet does not import TensorFlow, Keras or MLflow.
 """
@@ -21,14 +22,17 @@ from whynet.exceptions import WhynetError
 
 if TYPE_CHECKING:
     from whynet.models import load_model, predict
+    from whynet.reports import Explanation, explain
     from whynet.search import SearchResult
     from whynet.search._api import search
 
 __all__ = [
+    "Explanation",
     "RunConfig",
     "SearchResult",
     "WhynetError",
     "__version__",
+    "explain",
     "load_config",
     "load_model",
     "predict",
@@ -48,4 +52,8 @@ def __getattr__(name: str) -> Any:
         from whynet.models import _predict
 
         return getattr(_predict, name)
+    if name in ("explain", "Explanation"):
+        from whynet.reports import _explain
+
+        return getattr(_explain, name)
     raise AttributeError(f"module 'whynet' has no attribute {name!r}")

@@ -196,6 +196,69 @@ def predict(
     err.print(f"Wrote {len(frame)} prediction(s) to {output}.", highlight=False)
 
 
+@app.command()
+def explain(
+    config: Annotated[Path, typer.Argument(help="The YAML run config of the search.")],
+    study: Annotated[
+        str | None, typer.Option(help="The search study to explain (default: the config's).")
+    ] = None,
+    budget: Annotated[
+        str, typer.Option(help="small (3 repeats), medium (5) or full (10, every level).")
+    ] = "small",
+    repeats: Annotated[
+        int | None, typer.Option(help="Repeated splits per level and model (default: budget's).")
+    ] = None,
+    trials_per_model: Annotated[
+        int | None,
+        typer.Option(help="Optuna trials tuning each classical model (default: budget's)."),
+    ] = None,
+    factor: Annotated[
+        list[str] | None,
+        typer.Option(help="Ablate only this factor (repeat the option for several)."),
+    ] = None,
+    storage: Annotated[
+        str | None, typer.Option(help="Optuna storage of the study: a file path or a database URL.")
+    ] = None,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Folder of the report (default: <output_dir>/<study>/explain)."
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Explain the selected network: ablations, classical baselines, importance, report."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    signal.signal(signal.SIGTERM, _terminate)
+    import whynet
+    from whynet.reports._explain import explain as run_explain
+
+    overrides: dict[str, Any] = {"storage": storage, "tracking_uri": tracking_uri}
+    try:
+        cfg = whynet.load_config(config)
+        why = run_explain(
+            cfg,
+            study=study,
+            budget=budget,
+            repeats=repeats,
+            trials_per_model=trials_per_model,
+            factors=factor or None,
+            progress=not quiet,
+            report_dir=output,
+            **{k: v for k, v in overrides.items() if v is not None},
+        )
+    except UserError as exc:
+        err.print(f"[bold red]error:[/] {exc.cli_message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_USER_ERROR) from None
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: run the same command again to resume the explanation.")
+        raise typer.Exit(130) from None
+    from whynet.reports._cli import print_explanation
+
+    print_explanation(why, out)
+
+
 def _terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
