@@ -229,7 +229,7 @@ def explain(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Explain the selected network: ablations, classical baselines, importance, report."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_native_logs()
     signal.signal(signal.SIGTERM, _terminate)
     import whynet
     from whynet.reports._explain import explain as run_explain
