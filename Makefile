@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONWARNINGS ?= ignore::UserWarning:google.protobuf.runtime_version
 
 .PHONY: run test test-slow install install-test lint typecheck bench clean
@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	$(PIP) install -e . 2>&1 | grep -v "^WARNING: Location" || true
-	@$(PY) -c 'import whynet, optuna, mlflow, keras' || (echo "install failed"; exit 1)
+	@$(PY) -c 'import whynet, optuna, mlflow; from whynet.trainers._backend import import_keras; import_keras()' || (echo "install failed"; exit 1)
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -10,11 +10,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from whynet import __version__
 from whynet.config import DEFAULT_STORAGE, DEFAULT_TRACKING_URI
-from whynet.exceptions import FatalSearchError, UserError, WhynetError
+from whynet.exceptions import FatalSearchError, TrackingError, UserError, WhynetError
+from whynet.trainers._backend import quiet_native_logs
 
 app = typer.Typer(
     name="whynet",
@@ -76,7 +78,7 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Run (or resume) the search a config describes, then print the results."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_native_logs()
     # SIGTERM (a scheduler, `kill`) stops as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, _terminate)
     import whynet
@@ -96,10 +98,12 @@ def run(
             cfg, progress=not quiet, **{k: v for k, v in overrides.items() if v is not None}
         )
     except UserError as exc:
-        err.print(f"[bold red]error:[/] {exc.cli_message}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(exc.cli_message)}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USER_ERROR) from None
     except FatalSearchError as exc:
-        err.print(f"[bold red]search stopped:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(
+            f"[bold red]search stopped:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: run the same command again to resume the study.")
@@ -126,8 +130,11 @@ def sync(
             study, storage=storage, tracking_uri=tracking_uri, experiment=experiment
         )
     except UserError as exc:
-        err.print(f"[bold red]error:[/] {exc.cli_message}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(exc.cli_message)}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USER_ERROR) from None
+    except TrackingError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     out.print(
         f"Synced study {study!r}: {report.created} run(s) created, {report.ended} run(s) "
         f"completed; {report.behind} not mirrored.",
@@ -162,7 +169,7 @@ def predict(
     ] = DEFAULT_TRACKING_URI,
 ) -> None:
     """Predict raw data with a model a search saved or logged; writes CSV."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_native_logs()
     from whynet.models import load_model
 
     try:
@@ -222,7 +229,7 @@ def explain(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Explain the selected network: ablations, classical baselines, importance, report."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_native_logs()
     signal.signal(signal.SIGTERM, _terminate)
     import whynet
     from whynet.reports._explain import explain as run_explain
@@ -296,8 +303,6 @@ def mlflow_ui_command(tracking_uri: str) -> str | None:
     not on ``PATH`` unless the environment is activated), else ``python -m
     mlflow``; the store is an absolute path. ``None`` for a tracking server.
     """
-    import shlex
-
     from whynet._urls import absolute_sqlite
 
     if tracking_uri.startswith(("http://", "https://", "databricks")):
@@ -309,10 +314,14 @@ def mlflow_ui_command(tracking_uri: str) -> str | None:
         store = str(Path(path.removeprefix("//")).resolve())
     else:
         store = tracking_uri
+    return shlex.join([*_program("mlflow", "mlflow"), "ui", "--backend-store-uri", store])
+
+
+def _program(script: str, module: str) -> list[str]:
+    """This interpreter's ``script`` (a virtualenv's is not on ``PATH``), else ``python -m``."""
     exe = Path(sys.executable)
-    script = exe.parent / ("mlflow.exe" if os.name == "nt" else "mlflow")
-    program = [str(script)] if script.is_file() else [str(exe), "-m", "mlflow"]
-    return shlex.join([*program, "ui", "--backend-store-uri", store])
+    path = exe.parent / (f"{script}.exe" if sys.platform == "win32" else script)
+    return [str(path)] if path.is_file() else [str(exe), "-m", module]
 
 
 def _print_results(result: Any, cfg: Any) -> None:
@@ -365,7 +374,8 @@ def _print_results(result: Any, cfg: Any) -> None:
     out.print(f"Best model: {result.best_model_path}", highlight=False)
     if result.model_path is not None:
         out.print(
-            f"Predict raw rows with it: whynet predict {result.model_path} DATA "
+            f"Predict raw rows with it: {shlex.join(_program('whynet', 'whynet'))} predict "
+            f"{shlex.quote(str(result.model_path))} DATA "
             "[--output FILE]" + (f" (in MLflow: {result.model_uri})" if result.model_uri else ""),
             highlight=False,
         )
@@ -382,10 +392,12 @@ def _print_results(result: Any, cfg: Any) -> None:
 
 def main() -> None:
     """Entry point of the ``whynet`` command."""
+    quiet_native_logs()  # before any framework is imported, on every command
     try:
         app()
     except WhynetError as exc:  # a last net: never a raw traceback for our own errors
-        err.print(f"[bold red]error:[/] {getattr(exc, 'cli_message', exc)}", highlight=False)
+        message = escape(str(getattr(exc, "cli_message", exc)))
+        err.print(f"[bold red]error:[/] {message}", highlight=False)
         sys.exit(EXIT_USER_ERROR if isinstance(exc, UserError) else 1)
 
 

@@ -13,6 +13,7 @@ __all__ = [
     "DataError",
     "FatalSearchError",
     "ResumeError",
+    "TrackingError",
     "TrialFailedError",
     "TrialPrunedSignal",
     "UserError",
@@ -85,3 +86,12 @@ class TrialPrunedSignal(WhynetError):
 
 class FatalSearchError(WhynetError):
     """The search cannot go on (for example, storage is gone)."""
+
+
+class TrackingError(WhynetError):
+    """The tracking server (MLflow) did not answer where an answer is needed.
+
+    A search never raises it (training goes on without MLflow); ``whynet
+    sync``, whose whole job is to write to MLflow, does. The command line
+    exits with code 1.
+    """

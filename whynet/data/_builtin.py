@@ -171,6 +171,9 @@ def _synthetic(name: str, *, n_samples: int, n_features: int, seed: int) -> RawD
 
 def keras_cache_dir() -> str:
     """The folder where Keras keeps downloaded data sets, as Keras resolves it."""
+    from whynet.trainers._backend import import_keras
+
+    import_keras()  # quietly: the import below imports the backend too
     try:
         from keras.src.backend.config import keras_home
 
@@ -185,7 +188,9 @@ def keras_cache_dir() -> str:
 
 
 def _keras(name: str) -> RawData:
-    import keras
+    from whynet.trainers._backend import import_keras
+
+    keras = import_keras()
 
     cache = keras_cache_dir()
     files = [os.path.join(cache, f) for f in _KERAS_FILES[name]]

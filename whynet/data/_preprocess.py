@@ -276,7 +276,12 @@ class FrameEncoder:
         if self.categorical:
             categorical = Pipeline(
                 [
-                    ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+                    (
+                        "impute",
+                        SimpleImputer(
+                            strategy="constant", fill_value="missing", keep_empty_features=True
+                        ),
+                    ),
                     ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
                 ]
             )

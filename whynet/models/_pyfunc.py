@@ -115,9 +115,9 @@ class RawDataLogic:
 
     def load_keras(self, path: str | os.PathLike[str]) -> None:
         """Load the Keras model from ``path`` (``safe_mode`` on)."""
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import keras
+        from whynet.trainers._backend import import_keras
 
+        keras = import_keras()  # quietly: no native start-up lines before the predictions
         self._keras_model = keras.models.load_model(path, safe_mode=True)
 
     def features(self, data: Any) -> np.ndarray:

@@ -22,14 +22,24 @@ from typing import Any
 from whynet._interrupt import deferred_signals, raise_if_requested, requested
 from whynet.config import RunConfig
 from whynet.data import Dataset
-from whynet.search._loop import Dispatcher, end_abandoned_trial, requeue_once
-from whynet.search._worker import WorkerSpec, save_training_data, worker_main
+from whynet.exceptions import FatalSearchError
+from whynet.search._loop import (
+    Dispatcher,
+    TrialStarted,
+    WorkerExited,
+    end_abandoned_trial,
+    requeue_once,
+)
+from whynet.search._worker import WorkerSpec, save_training_data, start_log_path, worker_main
 from whynet.trainers._devices import DeviceSlot
 
 __all__ = ["Launcher"]
 
 _POLL_S = 0.2
 _STOP_GRACE_S = 30.0
+# A slot whose worker dies this many times in a row before it starts a trial
+# stops the search: a missing framework or a broken device does not heal.
+MAX_STARTUP_DEATHS = 3
 
 
 @dataclass
@@ -40,6 +50,7 @@ class _Slot:
     name: str = ""
     finished: bool = False
     died: list[str] = field(default_factory=list)
+    startup_deaths: int = 0
 
 
 class Launcher:
@@ -79,6 +90,7 @@ class Launcher:
         self.on_message = on_message
         self.ctx = mp.get_context("spawn")
         self.retried: set[int] = set()
+        self.began: set[str] = set()  # workers (by name) that started a trial
 
     # Lifecycle ---------------------------------------------------------------
 
@@ -142,6 +154,8 @@ class Launcher:
                 event = self.events.get(timeout=wait) if wait > 0 else self.events.get_nowait()
             except queue.Empty:
                 return
+            if isinstance(event, TrialStarted):
+                self.began.add(event.worker)
             self.dispatcher.handle(event)
             wait = 0.05 if until_empty else 0.0
 
@@ -152,11 +166,18 @@ class Launcher:
     def _after_exit(self, s: _Slot) -> None:
         exited = self.dispatcher.exits.pop(s.name, None)
         reason = exited.reason if exited is not None else None
+        if reason == "fatal" and exited is not None:
+            raise FatalSearchError(f"worker {s.name}: {exited.error}")
         if reason is None:
             self._worker_died(s)
             reason = "died"
+        if s.name in self.began:
+            s.startup_deaths = 0
+        elif reason in ("died", "startup_error"):
+            self._startup_death(s, exited)
         out_of_time = self.deadline is not None and time.time() >= self.deadline
-        if reason in ("recycle", "oom", "died") and self._tickets_left() > 0 and not out_of_time:
+        restart = ("recycle", "oom", "died", "startup_error")
+        if reason in restart and self._tickets_left() > 0 and not out_of_time:
             if reason == "recycle" and exited is not None:
                 self.on_message(
                     f"Worker {s.name} recycled after {exited.trials} trials "
@@ -170,6 +191,48 @@ class Launcher:
             self._start(s)
         else:
             s.finished = True
+
+    def _startup_death(self, s: _Slot, exited: WorkerExited | None) -> None:
+        """A worker ended before its first trial: try again, a bounded number of times.
+
+        Raises:
+            FatalSearchError: After ``MAX_STARTUP_DEATHS`` in a row on one slot,
+                with the worker's own error line.
+        """
+        s.startup_deaths += 1
+        if exited is not None and exited.error:
+            line = exited.error.rstrip(".")
+        else:
+            line = f"the process ended with exit code {s.process.exitcode}"
+            last = self._last_output(s.name)
+            if last:
+                line += f"; its last output: {last}"
+        where = ""
+        if exited is not None and exited.detail:
+            path = self.config.output_path / f"worker-{s.slot.index}-error.txt"
+            with contextlib.suppress(OSError):
+                path.write_text(exited.detail)
+                where = f" Its traceback is in {path}."
+        if s.startup_deaths >= MAX_STARTUP_DEATHS:
+            raise FatalSearchError(
+                f"worker w{s.slot.index} ({s.slot.label}) could not start {s.startup_deaths} "
+                f"times in a row, so the search stops. Its error: {line}.{where} Fix that "
+                "(e.g. install the backend's extra, check the GPU driver), then run the same "
+                "command again."
+            )
+        self.on_message(
+            f"Worker {s.name} could not start ({line}); starting it again "
+            f"(attempt {s.startup_deaths + 1} of {MAX_STARTUP_DEATHS})."
+        )
+
+    def _last_output(self, name: str) -> str | None:
+        """The last line a worker printed while it started, if any."""
+        try:
+            text = start_log_path(self.data_dir, name).read_text(errors="replace")
+        except OSError:
+            return None
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        return lines[-1][:500] if lines else None
 
     def _worker_died(self, s: _Slot) -> None:
         """A worker ended without saying so: fail its trial, retry it once."""

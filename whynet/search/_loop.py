@@ -10,6 +10,7 @@ writes to MLflow and a slow tracking server never slows training.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import socket
@@ -75,6 +76,8 @@ class WorkerExited:
     reason: str
     trials: int = 0
     rss_mb: float = 0.0
+    error: str | None = None  # with ``startup_error`` and ``fatal``: the error's line
+    detail: str | None = None  # and its traceback
 
 
 Event = TrialStarted | TrialEnded | WorkerExited
@@ -218,7 +221,13 @@ class TrialLoop:
                 return reason
             if not self.claim():
                 return "done"
-            _, fail_reason = self.run_one()
+            try:
+                _, fail_reason = self.run_one()
+            except Exception as exc:
+                # A fatal error (or any error outside the trainer) ends the
+                # trial it came from as failed, so that none stays RUNNING.
+                self.fail_current(exc)
+                raise
             self.trials_run += 1
             if stop_on_oom and fail_reason == "oom":
                 return "oom"
@@ -264,6 +273,8 @@ class TrialLoop:
         state = "failed"
         try:
             trained = self.trainer.fit(params, self.data, report=report, seed=self.seed + number)
+        except FatalSearchError:
+            raise  # the search stops; run() ends this trial as failed
         except TrialPrunedSignal as signal:
             state = "pruned"
             trial.set_user_attr("whynet_state", state)
@@ -345,6 +356,25 @@ class TrialLoop:
         self.emit(TrialEnded(self.worker, record, self._best_value()))
         return state, extra.get("reason")
 
+    def fail_current(self, exc: BaseException) -> None:
+        """End the trial an error escaped from as failed, with the error on it.
+
+        A :class:`FatalSearchError` gives the reason ``fatal``; any other
+        error ``error``. The trial's ``error`` attribute says why.
+        """
+        trial, started = self._asked, self._started
+        self._asked = self._started = None
+        reason = "fatal" if isinstance(exc, FatalSearchError) else "error"
+        message = f"{type(exc).__name__}: {exc}"[:2000]
+        # The original error is the one to report, not one of this clean-up.
+        with contextlib.suppress(Exception):
+            if started is not None:
+                end_abandoned_trial(
+                    self.study, started, reason=reason, message=message, emit=self.emit
+                )
+            elif trial is not None:
+                fail_running_trial(self.study, trial._trial_id, reason, message=message)
+
     def abandon(self, reason: str = "interrupted") -> None:
         """Fail the trial this loop was in when it was interrupted, if any.
 
@@ -373,7 +403,7 @@ def end_abandoned_trial(
     Returns:
         Whether the trial was still running (and is now failed and reported).
     """
-    if not fail_running_trial(study, started.trial_id, reason):
+    if not fail_running_trial(study, started.trial_id, reason, message=message):
         return False
     record = TrialRecord(
         number=started.number,
@@ -435,8 +465,12 @@ def _alive_since(psutil: Any, pid: int, started: Any) -> bool:
     return started is None or created <= started.timestamp() + 1.0
 
 
-def fail_running_trial(study: Any, trial_id: int, reason: str) -> bool:
+def fail_running_trial(
+    study: Any, trial_id: int, reason: str, *, message: str | None = None
+) -> bool:
     """Mark a trial that its worker left RUNNING as failed with ``reason``.
+
+    ``message``, when given, is stored as the trial's ``error`` attribute.
 
     Returns:
         Whether the trial was still running (and is now failed).
@@ -449,6 +483,8 @@ def fail_running_trial(study: Any, trial_id: int, reason: str) -> bool:
             return False
         storage.set_trial_user_attr(trial_id, "whynet_state", "failed")
         storage.set_trial_user_attr(trial_id, "fail_reason", reason)
+        if message:
+            storage.set_trial_user_attr(trial_id, "error", message[:2000])
         return bool(storage.set_trial_state_values(trial_id, TrialState.FAIL))
     except RuntimeError:
         # Another process finished it in between.

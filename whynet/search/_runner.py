@@ -33,7 +33,7 @@ from whynet.search._loop import Dispatcher, TrialLoop, best_complete, recover_st
 from whynet.search._result import SearchResult, trials_frame
 from whynet.search._study import open_study
 from whynet.search._sync import sync_tracking
-from whynet.search._worker import default_trainer
+from whynet.search._worker import default_trainer, error_line
 from whynet.spaces import SearchSpace, TrialParams
 from whynet.tracking import (
     BackgroundTracker,
@@ -46,7 +46,7 @@ from whynet.trainers import score_metric
 from whynet.trainers._backend import import_keras
 from whynet.trainers._devices import plan_slots
 
-__all__ = ["prepare_backend", "quiet_libraries", "run_search"]
+__all__ = ["check_backend", "prepare_backend", "quiet_libraries", "run_search"]
 
 
 def prepare_backend(backend: str) -> None:
@@ -67,6 +67,31 @@ def prepare_backend(backend: str) -> None:
             )
         return
     os.environ["KERAS_BACKEND"] = backend
+
+
+# The module each backend needs, its name, and how to install it.
+_BACKENDS = {
+    "tensorflow": ("tensorflow", "TensorFlow", "pip install tensorflow"),
+    "jax": ("jax", "JAX", "pip install 'whynet[jax]'"),
+    "torch": ("torch", "PyTorch", "pip install 'whynet[torch]'"),
+}
+
+
+def check_backend(backend: str) -> None:
+    """Check that the Keras backend's framework is installed, without importing it.
+
+    Raises:
+        ConfigError: Naming the extra to install.
+    """
+    import importlib.util
+
+    module, name, install = _BACKENDS[backend]
+    if importlib.util.find_spec(module) is None:
+        other = "" if backend == "tensorflow" else " (or set training.backend: tensorflow)"
+        raise ConfigError(
+            f"training.backend is {backend!r}, but {name} is not installed. Install it with: "
+            f"{install}{other}."
+        )
 
 
 def quiet_libraries() -> None:
@@ -129,9 +154,10 @@ def run_search(
         trainer_factory: ``factory(config, slot) -> trainer``, a module-level
             function when workers run in their own processes.
     """
+    # Everything the user can get wrong is checked before anything is written.
+    check_backend(config.training.backend)
     prepare_backend(config.training.backend)
     quiet_libraries()
-    # Everything the user can get wrong is checked before anything is written.
     data = dataset if dataset is not None else load_dataset(config.data, seed=config.seed)
     spec = data.spec
     space = SearchSpace.from_config(config.space, max_epochs=config.training.max_epochs).for_input(
@@ -212,7 +238,13 @@ def run_search(
             data_details=dict(data.details),
         )
     )
-    if opened.resumed:
+    start_error = getattr(tracker, "start_error", None)
+    if start_error:
+        reporter.message(
+            f"MLflow at {tracker.location} did not answer ({start_error}); the search goes on. "
+            "Every trial is kept in the study and mirrored when MLflow answers."
+        )
+    elif opened.resumed:
         # Runs a killed or disconnected search left behind are caught up.
         sync_tracking(study, tracker)
     dispatcher = Dispatcher(
@@ -290,8 +322,17 @@ def _run_in_process(
     deadline: float | None,
     trainer_factory: Callable[..., Any] | None,
 ) -> None:
-    """One CPU worker inside this process: no start-up cost, no isolation."""
-    import_keras()
+    """One CPU worker inside this process: no start-up cost, no isolation.
+
+    Raises:
+        FatalSearchError: If the framework or the trainer cannot start, with
+            its error line (as a worker process that cannot start does).
+    """
+    try:
+        import_keras()
+        trainer = (trainer_factory or default_trainer)(config, slot)
+    except Exception as exc:
+        raise FatalSearchError(f"the trainer could not start: {error_line(exc)}") from exc
     left = [config.search.trials]
 
     def claim() -> bool:
@@ -307,7 +348,7 @@ def _run_in_process(
         study=study,
         sampler=sampler,
         space=space,
-        trainer=(trainer_factory or default_trainer)(config, slot),
+        trainer=trainer,
         data=data.training_data(),
         emit=dispatcher.handle,
         claim=claim,
@@ -363,7 +404,8 @@ def _finish(
         # Workers trained on the GPUs; testing one model here needs none, and
         # the framework would otherwise reserve GPU memory in this process.
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    keras = import_keras()
+    # Only a model to test needs the framework (whose start may be what failed).
+    keras: Any = import_keras() if best_complete(study, maximize) is not None else None
 
     out_dir = config.output_path
     best = best_complete(study, maximize, n_val=data.spec.n_val)

@@ -107,7 +107,8 @@ def sync_tracking(study: Any, tracker: Any) -> SyncReport:
     try:
         runs = tracker.trial_runs()
     except Exception:
-        return SyncReport(0, 0, len(study.trials))
+        behind = len(getattr(tracker, "behind", ())) or len(study.trials)
+        return SyncReport(0, 0, behind)
     created = ended = 0
     for trial in study.get_trials(deepcopy=False):
         record = record_from_trial(trial)
@@ -141,13 +142,16 @@ def sync_study(
 
     Raises:
         UserError: If the study does not exist in ``storage``.
+        TrackingError: If MLflow does not answer (nothing is synced).
     """
     import optuna
 
-    from whynet.exceptions import UserError
+    from whynet.exceptions import TrackingError, UserError
     from whynet.search._factories import check_storage, make_storage
+    from whynet.search._runner import quiet_libraries
     from whynet.tracking import MLflowTracker, SearchInfo
 
+    quiet_libraries()
     check_storage(storage)
     store = make_storage(storage)
     names = [s.study_name for s in store.get_all_studies()]
@@ -182,6 +186,12 @@ def sync_study(
             kind="sync",
         )
     )
+    if tracker.start_error is not None:
+        raise TrackingError(
+            f"MLflow at {tracker.location} did not answer ({tracker.start_error}), so nothing "
+            "was synced. Start the tracking server (or check --tracking-uri), then run the same "
+            "command again."
+        )
     report = sync_tracking(study, tracker)
     from whynet.tracking import SearchSummary
 

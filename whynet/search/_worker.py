@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import os
 import signal
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["WorkerSpec", "default_trainer", "save_training_data", "worker_main"]
+from whynet.trainers._backend import quiet_native_logs, stderr_to_file
+
+__all__ = [
+    "WorkerSpec",
+    "default_trainer",
+    "error_line",
+    "save_training_data",
+    "start_log_path",
+    "worker_main",
+]
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,82 @@ def _rss_mb() -> float:
 
 
 def worker_main(spec: WorkerSpec, events: Any, tickets: Any) -> None:
-    """Run trials in this (spawned) process until the launcher's tickets run out."""
+    """Run trials in this (spawned) process until the launcher's tickets run out.
+
+    An error before the first trial (a framework that cannot be imported, a
+    device that cannot start) is sent to the launcher as a ``startup_error``
+    exit, with its line and traceback; a :class:`FatalSearchError` as a
+    ``fatal`` exit. The launcher decides whether to start the worker again.
+    """
+    quiet_native_logs()
+    from whynet.exceptions import FatalSearchError
+    from whynet.search._loop import WorkerExited
+
+    # What start-up prints (the framework's C++ notes, a crash's last words)
+    # goes to a file: the launcher shows its last line if this process dies.
+    log_path = start_log_path(spec.data_dir, spec.worker)
+    try:
+        with stderr_to_file(log_path):
+            loop, execution, should_recycle = _start_worker(spec, events, tickets, log_path)
+    except Exception as exc:
+        _exit_with(
+            events,
+            WorkerExited(
+                spec.worker,
+                "startup_error",
+                0,
+                _rss_mb(),
+                error=error_line(exc),
+                detail=traceback.format_exc(),
+            ),
+        )
+        return
+    try:
+        reason = loop.run(
+            max_trials=execution.recycle_after_trials,
+            should_recycle=should_recycle,
+            stop_on_oom=True,
+        )
+    except KeyboardInterrupt:
+        loop.abandon("interrupted")
+        reason = "interrupted"
+    except FatalSearchError as exc:  # the loop ended its trial as failed
+        _exit_with(
+            events,
+            WorkerExited(
+                spec.worker,
+                "fatal",
+                loop.trials_run,
+                _rss_mb(),
+                error=str(exc),
+                detail=traceback.format_exc(),
+            ),
+        )
+        return
+    _exit_with(events, WorkerExited(spec.worker, reason, loop.trials_run, _rss_mb()))
+
+
+def start_log_path(data_dir: str, worker: str) -> Path:
+    """The file a worker's start-up output goes to."""
+    return Path(data_dir) / f"start-{worker}.log"
+
+
+def error_line(exc: BaseException) -> str:
+    """An error as one line: its type and the first line of its message."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _exit_with(events: Any, exited: Any) -> None:
+    events.put(exited)
+    events.close()
+    events.join_thread()
+
+
+def _start_worker(
+    spec: WorkerSpec, events: Any, tickets: Any, log_path: Path
+) -> tuple[Any, Any, Any]:
+    """Everything before the first trial: devices, framework, data, study, trainer."""
     from whynet._interrupt import request_stop
     from whynet.config import RunConfig
 
@@ -81,13 +166,13 @@ def worker_main(spec: WorkerSpec, events: Any, tickets: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the launcher handles Ctrl-C
 
     from whynet.search._factories import make_pruner, make_sampler, make_storage
-    from whynet.search._loop import TrialLoop, WorkerExited
+    from whynet.search._loop import TrialLoop
     from whynet.search._runner import quiet_libraries
     from whynet.spaces import SearchSpace
     from whynet.trainers._backend import import_keras
 
     quiet_libraries()
-    import_keras()
+    import_keras(log_path=log_path)
     _limit_threads(config.training.backend, spec.slot.threads)
 
     import optuna
@@ -140,18 +225,7 @@ def worker_main(spec: WorkerSpec, events: Any, tickets: Any) -> None:
         claim=claim,
         deadline=spec.deadline,
     )
-    try:
-        reason = loop.run(
-            max_trials=execution.recycle_after_trials,
-            should_recycle=should_recycle,
-            stop_on_oom=True,
-        )
-    except KeyboardInterrupt:
-        loop.abandon("interrupted")
-        reason = "interrupted"
-    events.put(WorkerExited(spec.worker, reason, loop.trials_run, _rss_mb()))
-    events.close()
-    events.join_thread()
+    return loop, execution, should_recycle
 
 
 def _limit_threads(backend: str, threads: int) -> None:

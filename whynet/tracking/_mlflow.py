@@ -66,6 +66,20 @@ def _batches(params: list[Any], metrics: list[Any], tags: list[Any]) -> list[dic
     return out
 
 
+def _why(exc: BaseException) -> str:
+    """A failed MLflow call in a few words (its messages run to many lines)."""
+    text = mask_url(str(exc))
+    for needle, short in (
+        ("Connection refused", "connection refused"),
+        ("timed out", "timed out"),
+        ("Name or service not known", "unknown host"),
+        ("Temporary failure in name resolution", "unknown host"),
+    ):
+        if needle in text:
+            return short
+    return (text.splitlines() or [type(exc).__name__])[0][:300]
+
+
 def run_name(number: int, params: TrialParams) -> str:
     """A run name a person can read, e.g. ``trial-007 cnn 32-64 relu l2``."""
     return f"trial-{number:03d} {params.short_name()}"
@@ -101,6 +115,10 @@ class MLflowTracker(BaseTracker):
         self._down_until = 0.0
         self.behind: set[int] = set()
         self.best_model_uri: str | None = None
+        # Why the search's parent run could not be started (MLflow did not
+        # answer at the start); None once it is started.
+        self.start_error: str | None = None
+        self._info: SearchInfo | None = None
 
     @property
     def location(self) -> str:
@@ -136,12 +154,45 @@ class MLflowTracker(BaseTracker):
             return None
 
     def retry_now(self) -> None:
-        """Try the server again at the next call, whatever the pause."""
+        """Try the server again at the next call, whatever the pause.
+
+        If the search's run could not be started, it is started now when the
+        server answers.
+        """
         self._down_until = 0.0
+        self._ensure_started()
 
     # Search ----------------------------------------------------------------
 
     def start_search(self, info: SearchInfo) -> None:
+        """Start the search's parent run; an unreachable server does not raise.
+
+        When MLflow does not answer, :attr:`start_error` says why, every trial
+        counts as behind, and the run is started at a later call once the
+        server answers (what it missed is caught up from the study).
+        """
+        self._info = info
+        self._start_or_defer(info)
+        if self.start_error is not None:
+            logger.debug("MLflow did not answer at the start: %s", self.start_error)
+
+    def _ensure_started(self) -> None:
+        if self.parent_run_id is None and self._info is not None and self.reachable:
+            self._start_or_defer(self._info)
+
+    def _start_or_defer(self, info: SearchInfo) -> None:
+        try:
+            self._start_search(info)
+        except Exception as exc:  # MLflow raises many types; none may stop training.
+            self.failed_calls += 1
+            self._down_until = time.monotonic() + _PAUSE_AFTER_FAILURE_S
+            self.start_error = _why(exc)
+            if self.parent_run_id is None:
+                self.experiment_id = None  # trials wait for the parent run
+        else:
+            self.start_error = None
+
+    def _start_search(self, info: SearchInfo) -> None:
         exp = self.client.get_experiment_by_name(self.experiment_name)
         if exp is None:
             self.experiment_id = self.client.create_experiment(
@@ -243,7 +294,9 @@ class MLflowTracker(BaseTracker):
     # Trials ----------------------------------------------------------------
 
     def start_trial(self, number: int, params: TrialParams, placement: Mapping[str, str]) -> None:
+        self._ensure_started()
         if self.experiment_id is None:
+            self.behind.add(number)  # MLflow has not answered since the start
             return
         tags = {
             "mlflow.parentRunId": self.parent_run_id or "",
@@ -321,8 +374,15 @@ class MLflowTracker(BaseTracker):
         self._trial_runs[number] = run_id
 
     def trial_runs(self) -> dict[int, tuple[str, str]]:
-        """Every trial run of the experiment: number -> (run id, status)."""
+        """Every trial run of the experiment: number -> (run id, status).
+
+        Raises:
+            RuntimeError: If MLflow has not answered since the start (the
+                experiment is not known).
+        """
         if self.experiment_id is None:
+            if self.start_error is not None:
+                raise RuntimeError(f"MLflow did not answer: {self.start_error}")
             return {}
         from mlflow.entities import ViewType
 
