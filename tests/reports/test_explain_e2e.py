@@ -234,3 +234,31 @@ def test_acceptance_quickstart_small_budget_under_15_minutes(workdir: Path) -> N
     artifacts = {a.path for a in client.list_artifacts(parents[-1].info.run_id, "report")}
     assert {"report/report.html", "report/importance.png"} <= artifacts
     assert seconds < 15 * 60, f"took {seconds:.0f} s"
+
+
+# About 40 s on 2 cores: a real search and real fits on planted linear data.
+def test_on_linear_data_the_answer_says_a_simpler_model_is_as_good_or_better(
+    workdir: Path,
+) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(240, 4))
+    y = x @ np.array([3.0, -2.0, 1.0, 0.5]) + rng.normal(scale=0.1, size=240)
+    frame = pd.DataFrame(x, columns=["a", "b", "c", "d"]).assign(y=y)
+    frame.to_csv(workdir / "linear.csv", index=False)
+    config = tiny_config(search__trials=2, study="linear")
+    config["data"] = {"source": "linear.csv", "target": "y", "task": "regression"}
+    (workdir / "linear.yaml").write_text(yaml.safe_dump(config))
+    whynet.search("linear.yaml", progress=False)
+
+    why = whynet.explain(
+        "linear.yaml", repeats=2, trials_per_model=1, factors=["activation"], progress=False
+    )
+    board = why.leaderboard
+    assert "network" in set(board["model"])
+    best_classical = board[board["model"] != "network"].sort_values("mean").iloc[0]
+    # Linear data: a linear model (or another simple one) is at least as good as the network.
+    assert why.answer.startswith("Does the network beat a simpler model here? No:"), why.answer
+    assert best_classical["mean"] <= float(board.loc[board["model"] == "network", "mean"].iloc[0])
