@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from whynet.exceptions import ConfigError, TrialFailedError
+from whynet.reports._repeats import LONG_COLUMNS
 from whynet.spaces import TrialParams
 
 if TYPE_CHECKING:
@@ -54,21 +55,7 @@ __all__ = [
     "subset_train",
 ]
 
-COLUMNS = (
-    "group",
-    "factor",
-    "level",
-    "repeat",
-    "seed",
-    "score",
-    "metric",
-    "val_score",
-    "fit_seconds",
-    "predict_seconds_per_1k",
-    "n_params",
-    "selected",
-    "variant",
-)
+COLUMNS = LONG_COLUMNS
 """The long results frame's columns, in order (extra columns follow them)."""
 
 NETWORK_LEVEL = "network (tuned)"

@@ -34,25 +34,13 @@ from whynet._interrupt import raise_if_requested
 from whynet.config import RunConfig
 from whynet.data import Dataset, Split, TrainingData
 from whynet.exceptions import ResumeError
-from whynet.reports._repeats import repeat_dataset, repeat_seed
+from whynet.reports._repeats import LONG_COLUMNS, repeat_dataset, repeat_seed
 from whynet.trainers._sklearn import CLASSICAL_MODELS, SklearnTrainer, check_models
 
 __all__ = ["COLUMNS", "run_baselines", "tuned_study_name"]
 
 COLUMNS = (
-    "group",
-    "factor",
-    "level",
-    "repeat",
-    "seed",
-    "score",
-    "metric",
-    "val_score",
-    "fit_seconds",
-    "predict_seconds_per_1k",
-    "n_params",
-    "selected",
-    "variant",
+    *LONG_COLUMNS,
     "model",
     "split_id",
     "params",

@@ -12,7 +12,24 @@ import hashlib
 from whynet.config import RunConfig
 from whynet.data import Dataset, Split, load_dataset
 
-__all__ = ["repeat_dataset", "repeat_seed", "split_id"]
+__all__ = ["LONG_COLUMNS", "repeat_dataset", "repeat_seed", "split_id"]
+
+LONG_COLUMNS = (
+    "group",
+    "factor",
+    "level",
+    "repeat",
+    "seed",
+    "score",
+    "metric",
+    "val_score",
+    "fit_seconds",
+    "predict_seconds_per_1k",
+    "n_params",
+    "selected",
+    "variant",
+)
+"""The long results frame's columns, in order, shared by every producer (extras follow)."""
 
 
 def repeat_seed(config: RunConfig, repeat: int) -> int:
