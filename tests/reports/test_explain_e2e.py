@@ -19,6 +19,21 @@ from whynet.testing import tiny_config
 
 REPO = Path(__file__).resolve().parents[2]
 
+# The tiny explanation the end-to-end tests run from the command line.
+_TINY_EXPLAIN = [
+    sys.executable,
+    "-m",
+    "whynet",
+    "explain",
+    "tiny.yaml",
+    "--repeats",
+    "2",
+    "--trials-per-model",
+    "1",
+    "--factor",
+    "activation",
+]
+
 
 def _mlflow(workdir: Path, study: str) -> tuple[object, list[object]]:
     from mlflow import MlflowClient
@@ -93,20 +108,7 @@ def test_explain_end_to_end_pairs_every_fit_logs_mlflow_and_resumes(workdir: Pat
     # nothing is trained, and it prints the same tables.
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "COLUMNS": "200"}
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "whynet",
-            "explain",
-            "tiny.yaml",
-            "--repeats",
-            "2",
-            "--trials-per-model",
-            "1",
-            "--factor",
-            "activation",
-            "--quiet",
-        ],
+        [*_TINY_EXPLAIN, "--quiet"],
         cwd=workdir,
         env=env,
         capture_output=True,
@@ -132,19 +134,7 @@ def test_ctrl_c_stops_the_explanation_and_the_same_command_resumes(workdir: Path
     config = tiny_config(search__trials=2, data__n_samples=300)
     (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
     whynet.search("tiny.yaml", progress=False)
-    args = [
-        sys.executable,
-        "-m",
-        "whynet",
-        "explain",
-        "tiny.yaml",
-        "--repeats",
-        "2",
-        "--trials-per-model",
-        "1",
-        "--factor",
-        "activation",
-    ]
+    args = _TINY_EXPLAIN
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "COLUMNS": "200"}
     proc = subprocess.Popen(
         args, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
